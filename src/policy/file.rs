@@ -1,0 +1,224 @@
+//! The rules file as written by an operator: plain serde types, every struct `deny_unknown_fields`.
+//!
+//! Nothing here is trusted or checked beyond its JSON shape: [`super::compile`] turns a [`PolicyFile`] into the
+//! immutable [`super::Policy`] and reports every semantic error with the rule id and field path. Field names are
+//! chosen to read as plain English to someone who has never seen the project; the README documents each one.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The top level of a policy file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Editors' JSON Schema hint; ignored by the compiler.
+    #[serde(rename = "$schema", default)]
+    pub schema: Option<String>,
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// When true, no rule blocks anything: decisions are computed and logged, every request is forwarded.
+    #[serde(default)]
+    pub report_only: bool,
+    /// Where the client IP comes from. Default: the `CF-Connecting-IP` header only.
+    #[serde(default)]
+    pub client_ip: ClientIpSpec,
+    /// How request paths are normalised before matching.
+    #[serde(default)]
+    pub paths: PathSpec,
+    /// What denial responses may reveal.
+    #[serde(default)]
+    pub responses: ResponsesSpec,
+    /// Named lists of IPv4/IPv6 addresses and CIDRs.
+    #[serde(default)]
+    pub ip_lists: BTreeMap<String, Vec<String>>,
+    /// Named lists of origins (`https://app.example.com`, `https://*.example.com`, `null`).
+    #[serde(default)]
+    pub origin_lists: BTreeMap<String, Vec<String>>,
+    /// Named lists of ISO 3166-1 alpha-2 country codes as Cloudflare reports them (`request.cf.country`).
+    #[serde(default)]
+    pub country_lists: BTreeMap<String, Vec<String>>,
+    /// Named lists of autonomous system numbers (`request.cf.asn`).
+    #[serde(default)]
+    pub asn_lists: BTreeMap<String, Vec<u32>>,
+    /// Ordered rules; the first that decides wins.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+    /// What happens when no rule decides. Required: a policy must say it.
+    pub default: DefaultSpec,
+}
+
+/// `client_ip`: which header the client address is read from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientIpSpec {
+    /// `cf-connecting-ip` (default) or `x-forwarded-for`.
+    #[serde(default)]
+    pub source: ClientIpSourceSpec,
+    /// For `x-forwarded-for`: names of IP lists whose addresses are proxies we trust to append to the header.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ClientIpSourceSpec {
+    #[default]
+    #[serde(rename = "cf-connecting-ip")]
+    CfConnectingIp,
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+}
+
+/// `paths`: normalisation switches; both default to false.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSpec {
+    /// Treat `;` as an ordinary path character instead of refusing the request.
+    #[serde(default)]
+    pub allow_semicolons: bool,
+    /// Compare paths case-insensitively (for origins such as IIS).
+    #[serde(default)]
+    pub case_insensitive: bool,
+}
+
+/// `responses`: what a denial may reveal.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesSpec {
+    /// Put the deciding rule's id in denial bodies (`"rule": "..."`). Default false.
+    #[serde(default)]
+    pub expose_rule_id: bool,
+}
+
+/// One rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub action: ActionSpec,
+    /// Which requests the rule applies to; absent means every request.
+    #[serde(default)]
+    pub when: Option<ConditionSpec>,
+    /// For `require`: what an applicable request must satisfy, else it is denied.
+    #[serde(default)]
+    pub require: Option<ConditionSpec>,
+    /// Denial status: 403 (default), 401, 404 or 429.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Stable machine-readable reason code of the denial; derived from the conditions when absent.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Public message of the denial; a generic one when absent.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Log what the rule would decide, then carry on as if it had not matched.
+    #[serde(default)]
+    pub report_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSpec {
+    Allow,
+    Deny,
+    Require,
+}
+
+/// `default`: the decision when no rule decides.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultSpec {
+    pub action: DefaultActionSpec,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultActionSpec {
+    Allow,
+    Deny,
+}
+
+/// A condition: an object with exactly one key.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConditionSpec {
+    /// Every listed condition holds (an empty list holds).
+    All(Vec<ConditionSpec>),
+    /// At least one listed condition holds (an empty list never holds).
+    Any(Vec<ConditionSpec>),
+    /// The condition does not hold.
+    Not(Box<ConditionSpec>),
+    /// The client IP is in one of the named IP lists.
+    ClientIpIn(Names),
+    /// The request's `Origin` is in one of the named origin lists.
+    OriginIn(Names),
+    /// The request carries an `Origin` header (valid or not).
+    HasOrigin(bool),
+    /// `request.cf.country` is in one of the named country lists.
+    CountryIn(Names),
+    /// `request.cf.asn` is in one of the named ASN lists.
+    AsnIn(Names),
+    /// The request host is one of these (`api.example.com`, `*.example.com`).
+    HostIs(Strings),
+    /// The normalised path is exactly one of these.
+    PathIs(Strings),
+    /// The normalised path is one of these or below it, on a segment boundary.
+    PathUnder(Strings),
+    /// The normalised path matches one of these globs (`*` within a segment, `**` across segments).
+    PathMatches(Strings),
+    /// The method is one of these (compared case-insensitively).
+    MethodIs(Strings),
+}
+
+/// One list name or several: `"office"` or `["office", "vpn"]`.
+#[derive(Debug)]
+pub enum Names {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NamesVisitor;
+        impl<'de> serde::de::Visitor<'de> for NamesVisitor {
+            type Value = Names;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Names, E> {
+                Ok(Names::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Names, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    out.push(item);
+                }
+                Ok(Names::Many(out))
+            }
+        }
+        deserializer.deserialize_any(NamesVisitor)
+    }
+}
+
+/// One string or several.
+pub type Strings = Names;
+
+impl Names {
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Names::One(one) => std::slice::from_ref(one),
+            Names::Many(many) => many,
+        }
+    }
+}

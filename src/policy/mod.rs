@@ -1,0 +1,1167 @@
+//! The policy layer: the rules file is parsed, validated and compiled once into an immutable [`Policy`].
+//!
+//! Everything an operator can get wrong is caught here, at build time, with the file, rule id and field named;
+//! a compiled `Policy` holds only values that cannot be bad (truncated CIDRs, normalised origins, validated codes).
+//! This layer must never depend on the engine or the edge adapter: `build.rs` compiles it on its own to validate
+//! and precompile the bundled policy.
+
+pub mod error;
+pub mod file;
+pub mod ip;
+pub mod origin;
+pub mod scope;
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+pub use error::{CompileError, Diagnostic, Segment, Severity};
+use file::{ActionSpec, ConditionSpec, DefaultActionSpec, PolicyFile, RuleSpec};
+use ip::{IpSet, IpSetBuilder};
+use origin::{OriginList, OriginPattern};
+use scope::{HostPattern, MethodSet, PathOptions, PathPattern};
+
+/// Deepest nesting of `all` / `any` / `not` a policy may use.
+pub const MAX_CONDITION_DEPTH: usize = 16;
+/// Most rules a policy may hold.
+pub const MAX_RULES: usize = 1_000;
+/// Longest public message, in bytes.
+pub const MAX_MESSAGE_LEN: usize = 256;
+/// Most entries one origin, country, ASN or pattern list may hold (IP lists are not capped).
+pub const MAX_SMALL_LIST: usize = 10_000;
+
+/// The public message of a denial when the rule sets none.
+pub const DEFAULT_MESSAGE: &str = "You do not have permission to access this resource";
+
+/// A compiled, immutable policy. Build it with [`Policy::compile`] (from a file's text) or
+/// [`Policy::from_bundle`] (from what `build.rs` precompiled).
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) source_name: String,
+    pub(crate) fingerprint: String,
+    pub(crate) report_only: bool,
+    pub(crate) client_ip: ClientIpSource,
+    pub(crate) path_options: PathOptions,
+    pub(crate) expose_rule_id: bool,
+    pub(crate) ip_lists: Vec<NamedIpList>,
+    pub(crate) origin_lists: Vec<(String, OriginList)>,
+    pub(crate) country_lists: Vec<(String, CountrySet)>,
+    pub(crate) asn_lists: Vec<(String, AsnSet)>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) default: DefaultDecision,
+    pub(crate) header_names: Vec<&'static str>,
+}
+
+/// A named IP list and its compiled set.
+#[derive(Debug)]
+pub struct NamedIpList {
+    pub name: String,
+    pub set: IpSet,
+}
+
+/// Where the client address comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum ClientIpSource {
+    /// `CF-Connecting-IP`, set by Cloudflare's edge itself.
+    CfConnectingIp,
+    /// `X-Forwarded-For` read right to left, past addresses in these IP lists.
+    XForwardedFor { trusted: Vec<ListId> },
+}
+
+/// Index into one of the policy's list tables.
+pub(crate) type ListId = usize;
+
+/// A rule's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Allow,
+    Deny,
+    Require,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+            Action::Require => "require",
+        }
+    }
+}
+
+/// How a denial is answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Denial {
+    pub status: Status,
+    /// The rule's own code; `None` derives one from what failed.
+    pub code: Option<ReasonCode>,
+    pub message: Cow<'static, str>,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub id: String,
+    pub action: Action,
+    pub when: Option<Cond>,
+    pub require: Option<Cond>,
+    pub denial: Denial,
+    /// The code a `deny` rule reports when it sets none, derived from its conditions at compile time.
+    pub derived_code: &'static str,
+    pub report_only: bool,
+}
+
+/// The decision when no rule decides.
+#[derive(Debug)]
+pub(crate) enum DefaultDecision {
+    Allow,
+    Deny(Denial),
+}
+
+/// The kinds of leaf condition, which name the reason of a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafKind {
+    ClientIp,
+    Origin,
+    Country,
+    Asn,
+    Host,
+    Path,
+    Method,
+}
+
+impl LeafKind {
+    /// The reason code of a denial this kind of condition decided.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            LeafKind::ClientIp => codes::IP_DENIED,
+            LeafKind::Origin => codes::ORIGIN_DENIED,
+            LeafKind::Country => codes::COUNTRY_DENIED,
+            LeafKind::Asn => codes::ASN_DENIED,
+            LeafKind::Method => codes::METHOD_DENIED,
+            LeafKind::Host | LeafKind::Path => codes::ACCESS_DENIED,
+        }
+    }
+}
+
+/// The built-in reason codes. They are part of the public contract: never rename one.
+pub mod codes {
+    /// A deny rule matched on the client IP, or a require rule's IP condition failed.
+    pub const IP_DENIED: &str = "ip_denied";
+    /// The same for the `Origin` header.
+    pub const ORIGIN_DENIED: &str = "origin_denied";
+    /// The same for `request.cf.country`.
+    pub const COUNTRY_DENIED: &str = "country_denied";
+    /// The same for `request.cf.asn`.
+    pub const ASN_DENIED: &str = "asn_denied";
+    /// The same for the method.
+    pub const METHOD_DENIED: &str = "method_denied";
+    /// A rule decided on host or path, or on a mix of conditions.
+    pub const ACCESS_DENIED: &str = "access_denied";
+    /// No rule decided and the default is to deny.
+    pub const NO_RULE_MATCHED: &str = "no_rule_matched";
+    /// The request carried no client IP where the policy reads it.
+    pub const CLIENT_IP_MISSING: &str = "client_ip_missing";
+    /// The client IP header could not be read as one address.
+    pub const CLIENT_IP_INVALID: &str = "client_ip_invalid";
+    /// The request's `Origin` header is not a valid origin (browsers never send one that is not).
+    pub const ORIGIN_INVALID: &str = "origin_invalid";
+    /// The request host is not a valid host name or address.
+    pub const HOST_INVALID: &str = "host_invalid";
+    /// The path cannot be normalised safely (encoded slash or dot segment, bad escape, `;`, ...).
+    pub const PATH_INVALID: &str = "path_invalid";
+    /// The request was allowed.
+    pub const ALLOWED: &str = "allowed";
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    ClientIpIn(Vec<ListId>),
+    OriginIn(Vec<ListId>),
+    HasOrigin(bool),
+    CountryIn(Vec<ListId>),
+    AsnIn(Vec<ListId>),
+    HostIs(Vec<HostPattern>),
+    Path(Vec<PathPattern>),
+    MethodIs(MethodSet),
+}
+
+impl Cond {
+    /// The first leaf in document order whose kind names a denial (IP, origin, geography) or, failing that, the
+    /// first leaf at all.
+    pub(crate) fn primary_leaf(&self) -> Option<LeafKind> {
+        let mut first = None;
+        let mut primary = None;
+        self.visit_leaves(&mut |k| {
+            first.get_or_insert(k);
+            if primary.is_none()
+                && matches!(
+                    k,
+                    LeafKind::ClientIp | LeafKind::Origin | LeafKind::Country | LeafKind::Asn
+                )
+            {
+                primary = Some(k);
+            }
+        });
+        primary.or(first)
+    }
+
+    fn visit_leaves(&self, f: &mut impl FnMut(LeafKind)) {
+        match self {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|c| c.visit_leaves(f)),
+            Cond::Not(c) => c.visit_leaves(f),
+            Cond::ClientIpIn(_) => f(LeafKind::ClientIp),
+            Cond::OriginIn(_) | Cond::HasOrigin(_) => f(LeafKind::Origin),
+            Cond::CountryIn(_) => f(LeafKind::Country),
+            Cond::AsnIn(_) => f(LeafKind::Asn),
+            Cond::HostIs(_) => f(LeafKind::Host),
+            Cond::Path(_) => f(LeafKind::Path),
+            Cond::MethodIs(_) => f(LeafKind::Method),
+        }
+    }
+}
+
+/// The HTTP status of a denial: 401, 403, 404 or 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status(u16);
+
+impl Status {
+    pub const UNAUTHORIZED: Status = Status(401);
+    pub const FORBIDDEN: Status = Status(403);
+    pub const NOT_FOUND: Status = Status(404);
+    pub const TOO_MANY_REQUESTS: Status = Status(429);
+
+    /// Accepts only the statuses a denial may use.
+    pub fn new(code: u16) -> Option<Status> {
+        matches!(code, 401 | 403 | 404 | 429).then_some(Status(code))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// A stable, machine-readable reason code: `[a-z][a-z0-9_]*`, at most 64 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonCode(String);
+
+impl ReasonCode {
+    /// Validates an operator-chosen code.
+    pub fn new(code: &str) -> Option<ReasonCode> {
+        let mut bytes = code.bytes();
+        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+        let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        (first_ok && rest_ok && code.len() <= 64).then(|| ReasonCode(code.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A set of two-character country codes as Cloudflare reports them (`NL`, `US`, `T1` for Tor, `XX` unknown).
+#[derive(Debug, Clone, Default)]
+pub struct CountrySet(Vec<[u8; 2]>);
+
+impl CountrySet {
+    /// True when `code` (compared case-insensitively) is in the set.
+    pub fn contains(&self, code: &str) -> bool {
+        match code.as_bytes() {
+            [a, b] => self
+                .0
+                .contains(&[a.to_ascii_uppercase(), b.to_ascii_uppercase()]),
+            _ => false,
+        }
+    }
+}
+
+/// A sorted set of autonomous system numbers.
+#[derive(Debug, Clone, Default)]
+pub struct AsnSet(Vec<u32>);
+
+impl AsnSet {
+    pub fn contains(&self, asn: u32) -> bool {
+        self.0.binary_search(&asn).is_ok()
+    }
+}
+
+/// A policy and the warnings its compilation produced.
+#[derive(Debug)]
+pub struct Compiled {
+    pub policy: Policy,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One IP list compiled ahead of time by `build.rs`: its name, the v4 and v6 range blobs and their lookup
+/// indexes (see [`ip::IpSet`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PrecompiledIpList {
+    pub name: &'static str,
+    pub v4: &'static [u8],
+    pub v6: &'static [u8],
+    pub v4_index: &'static [u8],
+    pub v6_index: &'static [u8],
+}
+
+/// IP lists compiled ahead of time, by name.
+pub type Precompiled<'a> = &'a [PrecompiledIpList];
+
+impl Policy {
+    /// Parses and compiles a policy file's text. `source_name` is how errors name the file.
+    pub fn compile(text: &str, source_name: &str) -> Result<Compiled, CompileError> {
+        compile_text(text, source_name, None)
+    }
+
+    /// Loads what `build.rs` bundled: the policy text with its IP lists emptied, and the lists as precompiled
+    /// range blobs. Loading does not grow with the size of the IP lists.
+    pub fn from_bundle(
+        text: &str,
+        source_name: &str,
+        fingerprint: &str,
+        ip_lists: Precompiled<'_>,
+    ) -> Result<Policy, CompileError> {
+        let mut policy = compile_text(text, source_name, Some(ip_lists))?.policy;
+        fingerprint.clone_into(&mut policy.fingerprint);
+        Ok(policy)
+    }
+
+    /// The file the policy came from.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    /// A short fingerprint of the policy text, for decision logs.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The request headers the engine reads (lower-case); the adapter copies only these out of the request.
+    pub fn header_names(&self) -> &[&'static str] {
+        &self.header_names
+    }
+
+    /// The named IP lists, in name order.
+    pub fn ip_lists(&self) -> &[NamedIpList] {
+        &self.ip_lists
+    }
+
+    /// Whether denials may name their rule.
+    pub fn expose_rule_id(&self) -> bool {
+        self.expose_rule_id
+    }
+
+    /// Whether the whole policy is report-only.
+    pub fn report_only(&self) -> bool {
+        self.report_only
+    }
+
+    /// Rule ids in order.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
+    }
+}
+
+/// A fingerprint of the policy text: 64-bit FNV-1a, hex. It identifies a policy version in logs; it is not a
+/// security boundary.
+pub fn fingerprint(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn compile_text(
+    text: &str,
+    source_name: &str,
+    precompiled: Option<Precompiled<'_>>,
+) -> Result<Compiled, CompileError> {
+    let file: PolicyFile = match serde_json::from_str(text) {
+        Ok(file) => file,
+        Err(_) => {
+            return Err(CompileError {
+                source_name: source_name.to_owned(),
+                errors: vec![shape_error(text)],
+                warnings: Vec::new(),
+            })
+        }
+    };
+    let mut cx = Compiler::new(precompiled);
+    let policy = cx.policy(&file, text, source_name);
+    if cx.errors.is_empty() {
+        if let Some(policy) = policy {
+            return Ok(Compiled {
+                policy,
+                warnings: cx.warnings,
+            });
+        }
+    }
+    Err(CompileError {
+        source_name: source_name.to_owned(),
+        errors: cx.errors,
+        warnings: cx.warnings,
+    })
+}
+
+/// Re-parses a document that failed to deserialize, to say where and in which rule.
+fn shape_error(text: &str) -> Diagnostic {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result: Result<PolicyFile, _> = serde_path_to_error::deserialize(&mut de);
+    let (path, inner) = match result {
+        Ok(_) => (Vec::new(), None),
+        Err(e) => {
+            let path = e
+                .path()
+                .iter()
+                .filter_map(|seg| match seg {
+                    serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+                    serde_path_to_error::Segment::Enum { variant } => {
+                        Some(Segment::Key(variant.clone()))
+                    }
+                    serde_path_to_error::Segment::Unknown => None,
+                })
+                .collect::<Vec<_>>();
+            (path, Some(e.into_inner()))
+        }
+    };
+    let (message, position) = match &inner {
+        Some(e) => {
+            let full = e.to_string();
+            // serde_json appends " at line L column C"; the position is reported separately.
+            let message = match full.rfind(" at line ") {
+                Some(at) => full.get(..at).unwrap_or(&full).to_owned(),
+                None => full,
+            };
+            let position = (e.line() > 0).then(|| (e.line(), e.column()));
+            (message, position)
+        }
+        None => ("the policy could not be read".to_owned(), None),
+    };
+    Diagnostic {
+        severity: Severity::Error,
+        rule_id: rule_id_at(text, &path),
+        path,
+        message,
+        hint: None,
+        position,
+    }
+}
+
+/// The `id` of the rule a path points into, read leniently from the raw document.
+fn rule_id_at(text: &str, path: &[Segment]) -> Option<String> {
+    let (Some(Segment::Key(top)), Some(Segment::Index(i))) = (path.first(), path.get(1)) else {
+        return None;
+    };
+    if top != "rules" {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    doc.get("rules")?
+        .get(*i)?
+        .get("id")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+struct Compiler<'p> {
+    precompiled: Option<Precompiled<'p>>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    path: Vec<Segment>,
+    rule_id: Option<String>,
+    used_ip: BTreeSet<String>,
+    used_origin: BTreeSet<String>,
+    used_country: BTreeSet<String>,
+    used_asn: BTreeSet<String>,
+}
+
+/// Most host-bit warnings reported per IP list before they are summarised.
+const MAX_HOST_BIT_WARNINGS: usize = 5;
+
+impl<'p> Compiler<'p> {
+    fn new(precompiled: Option<Precompiled<'p>>) -> Self {
+        Compiler {
+            precompiled,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            path: Vec::new(),
+            rule_id: None,
+            used_ip: BTreeSet::new(),
+            used_origin: BTreeSet::new(),
+            used_country: BTreeSet::new(),
+            used_asn: BTreeSet::new(),
+        }
+    }
+
+    fn diag(&mut self, severity: Severity, field: &[&str], message: String, hint: Option<String>) {
+        let mut path = self.path.clone();
+        path.extend(field.iter().map(|k| Segment::Key((*k).to_owned())));
+        let d = Diagnostic {
+            severity,
+            path,
+            rule_id: self.rule_id.clone(),
+            message,
+            hint,
+            position: None,
+        };
+        match severity {
+            Severity::Error => self.errors.push(d),
+            Severity::Warning => self.warnings.push(d),
+        }
+    }
+
+    fn error(&mut self, field: &[&str], message: String) {
+        self.diag(Severity::Error, field, message, None);
+    }
+
+    fn warn(&mut self, field: &[&str], message: String) {
+        self.diag(Severity::Warning, field, message, None);
+    }
+
+    fn at<T>(&mut self, seg: Segment, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.path.push(seg);
+        let out = f(self);
+        self.path.pop();
+        out
+    }
+
+    fn key<T>(&mut self, key: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.at(Segment::Key(key.to_owned()), f)
+    }
+
+    fn policy(&mut self, file: &PolicyFile, text: &str, source_name: &str) -> Option<Policy> {
+        if file.version != 1 {
+            self.error(
+                &["version"],
+                format!(
+                    "unsupported policy version `{}`: this build reads version `1`",
+                    file.version
+                ),
+            );
+        }
+        let path_options = PathOptions {
+            allow_semicolons: file.paths.allow_semicolons,
+            case_insensitive: file.paths.case_insensitive,
+        };
+        let ip_lists = self.key("ip_lists", |cx| cx.ip_lists(file));
+        let origin_lists = self.key("origin_lists", |cx| cx.origin_lists(file));
+        let country_lists = self.key("country_lists", |cx| cx.country_lists(file));
+        let asn_lists = self.key("asn_lists", |cx| cx.asn_lists(file));
+        let names = ListNames {
+            ip: ip_lists.iter().map(|l| l.name.as_str()).collect(),
+            origin: origin_lists.iter().map(|(n, _)| n.as_str()).collect(),
+            country: country_lists.iter().map(|(n, _)| n.as_str()).collect(),
+            asn: asn_lists.iter().map(|(n, _)| n.as_str()).collect(),
+        };
+        let client_ip = self.key("client_ip", |cx| cx.client_ip(file, &names));
+        if file.rules.len() > MAX_RULES {
+            self.error(
+                &["rules"],
+                format!(
+                    "{} rules is more than the {MAX_RULES} a policy may hold",
+                    file.rules.len()
+                ),
+            );
+        }
+        let mut seen_ids = BTreeSet::new();
+        let rules: Vec<Rule> = self.key("rules", |cx| {
+            file.rules
+                .iter()
+                .enumerate()
+                .filter_map(|(i, spec)| {
+                    cx.rule_id = Some(spec.id.clone());
+                    let rule = cx.at(Segment::Index(i), |cx| {
+                        if !seen_ids.insert(spec.id.clone()) {
+                            cx.error(
+                                &["id"],
+                                format!("duplicate rule id `{}`: ids must be unique", spec.id),
+                            );
+                        }
+                        cx.rule(spec, &names, path_options)
+                    });
+                    cx.rule_id = None;
+                    rule
+                })
+                .collect()
+        });
+        let default = self.key("default", |cx| cx.default(file));
+        self.unused_lists(file);
+        self.shadowing(&rules, file);
+
+        let mut header_names = vec!["cf-connecting-ip", "origin"];
+        if matches!(client_ip, Some(ClientIpSource::XForwardedFor { .. })) {
+            header_names.push("x-forwarded-for");
+        }
+        Some(Policy {
+            source_name: source_name.to_owned(),
+            fingerprint: fingerprint(text),
+            report_only: file.report_only,
+            client_ip: client_ip?,
+            path_options,
+            expose_rule_id: file.responses.expose_rule_id,
+            ip_lists,
+            origin_lists,
+            country_lists,
+            asn_lists,
+            rules,
+            default: default?,
+            header_names,
+        })
+    }
+
+    fn check_list_name(&mut self, name: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            self.error(
+                &[],
+                format!("list name `{name}` must be 1 to 64 letters, digits, `_` or `-`"),
+            );
+        }
+    }
+
+    fn ip_lists(&mut self, file: &PolicyFile) -> Vec<NamedIpList> {
+        let mut out = Vec::with_capacity(file.ip_lists.len());
+        for (name, entries) in &file.ip_lists {
+            let set = self.key(name, |cx| {
+                cx.check_list_name(name);
+                if let Some(pre) = cx.precompiled {
+                    let found = pre.iter().find(|l| l.name == name);
+                    return match found {
+                        Some(l) if entries.is_empty() => {
+                            match IpSet::from_static_with_index(l.v4, l.v6, l.v4_index, l.v6_index)
+                            {
+                                Ok(set) => set,
+                                Err(e) => {
+                                    cx.error(&[], format!("bundled IP list is corrupt: {e}"));
+                                    IpSet::default()
+                                }
+                            }
+                        }
+                        _ => {
+                            cx.error(&[], "bundled IP list is missing".to_owned());
+                            IpSet::default()
+                        }
+                    };
+                }
+                let mut builder = IpSetBuilder::default();
+                let mut host_bits = 0usize;
+                for (i, entry) in entries.iter().enumerate() {
+                    match ip::parse_entry(entry) {
+                        Ok(parsed) => {
+                            if parsed.host_bits_cleared {
+                                host_bits += 1;
+                                if host_bits <= MAX_HOST_BIT_WARNINGS {
+                                    cx.at(Segment::Index(i), |cx| {
+                                        cx.warn(
+                                            &[],
+                                            format!(
+                                                "`{entry}` has host bits set; it is read as `{}`",
+                                                parsed.net
+                                            ),
+                                        )
+                                    });
+                                }
+                            }
+                            builder.insert(parsed.net);
+                        }
+                        Err(e) => cx.at(Segment::Index(i), |cx| cx.error(&[], e.to_string())),
+                    }
+                }
+                if host_bits > MAX_HOST_BIT_WARNINGS {
+                    cx.warn(
+                        &[],
+                        format!(
+                            "{} more entries have host bits set and were normalised",
+                            host_bits - MAX_HOST_BIT_WARNINGS
+                        ),
+                    );
+                }
+                builder.build()
+            });
+            out.push(NamedIpList {
+                name: name.clone(),
+                set,
+            });
+        }
+        out
+    }
+
+    fn origin_lists(&mut self, file: &PolicyFile) -> Vec<(String, OriginList)> {
+        let mut out = Vec::new();
+        for (name, entries) in &file.origin_lists {
+            let list = self.key(name, |cx| {
+                cx.check_list_name(name);
+                cx.cap(entries.len());
+                let mut patterns = Vec::with_capacity(entries.len());
+                for (i, entry) in entries.iter().enumerate() {
+                    match entry.parse::<OriginPattern>() {
+                        Ok(p) => patterns.push(p),
+                        Err(e) => cx.at(Segment::Index(i), |cx| cx.error(&[], e.to_string())),
+                    }
+                }
+                OriginList::new(patterns)
+            });
+            out.push((name.clone(), list));
+        }
+        out
+    }
+
+    fn country_lists(&mut self, file: &PolicyFile) -> Vec<(String, CountrySet)> {
+        let mut out = Vec::new();
+        for (name, entries) in &file.country_lists {
+            let set = self.key(name, |cx| {
+                cx.check_list_name(name);
+                cx.cap(entries.len());
+                let mut codes = Vec::with_capacity(entries.len());
+                for (i, entry) in entries.iter().enumerate() {
+                    match entry.as_bytes() {
+                        [a, b] if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
+                            codes.push([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+                        }
+                        _ => cx.at(Segment::Index(i), |cx| {
+                            cx.error(
+                                &[],
+                                format!(
+                                    "`{entry}` is not a two-letter country code (ISO 3166-1 alpha-2, such as `NL`)"
+                                ),
+                            )
+                        }),
+                    }
+                }
+                codes.sort_unstable();
+                codes.dedup();
+                CountrySet(codes)
+            });
+            out.push((name.clone(), set));
+        }
+        out
+    }
+
+    fn asn_lists(&mut self, file: &PolicyFile) -> Vec<(String, AsnSet)> {
+        let mut out = Vec::new();
+        for (name, entries) in &file.asn_lists {
+            let set = self.key(name, |cx| {
+                cx.check_list_name(name);
+                cx.cap(entries.len());
+                let mut asns = entries.clone();
+                asns.sort_unstable();
+                asns.dedup();
+                AsnSet(asns)
+            });
+            out.push((name.clone(), set));
+        }
+        out
+    }
+
+    fn cap(&mut self, len: usize) {
+        if len > MAX_SMALL_LIST {
+            self.error(
+                &[],
+                format!("{len} entries is more than the {MAX_SMALL_LIST} this list may hold"),
+            );
+        }
+    }
+
+    fn client_ip(&mut self, file: &PolicyFile, names: &ListNames<'_>) -> Option<ClientIpSource> {
+        match file.client_ip.source {
+            file::ClientIpSourceSpec::CfConnectingIp => {
+                if !file.client_ip.trusted_proxies.is_empty() {
+                    self.error(
+                        &["trusted_proxies"],
+                        "`trusted_proxies` only applies with `\"source\": \"x-forwarded-for\"`"
+                            .to_owned(),
+                    );
+                }
+                Some(ClientIpSource::CfConnectingIp)
+            }
+            file::ClientIpSourceSpec::XForwardedFor => {
+                if file.client_ip.trusted_proxies.is_empty() {
+                    self.error(
+                        &["trusted_proxies"],
+                        "`x-forwarded-for` needs `trusted_proxies`: without them anyone can forge the header"
+                            .to_owned(),
+                    );
+                    return None;
+                }
+                let trusted = self.key("trusted_proxies", |cx| {
+                    cx.resolve(
+                        &file.client_ip.trusted_proxies,
+                        &names.ip,
+                        "IP list",
+                        Used::Ip,
+                    )
+                });
+                Some(ClientIpSource::XForwardedFor { trusted })
+            }
+        }
+    }
+
+    fn rule(&mut self, spec: &RuleSpec, names: &ListNames<'_>, opts: PathOptions) -> Option<Rule> {
+        let id_ok = !spec.id.is_empty()
+            && spec.id.len() <= 64
+            && spec
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !id_ok {
+            self.error(
+                &["id"],
+                format!(
+                    "rule id `{}` must be 1 to 64 letters, digits, `_`, `-` or `.`",
+                    spec.id
+                ),
+            );
+        }
+        let action = match spec.action {
+            ActionSpec::Allow => Action::Allow,
+            ActionSpec::Deny => Action::Deny,
+            ActionSpec::Require => Action::Require,
+        };
+        let when = spec
+            .when
+            .as_ref()
+            .and_then(|c| self.key("when", |cx| cx.cond(c, names, opts, 1)));
+        let require = match (&spec.require, action) {
+            (Some(c), Action::Require) => self.key("require", |cx| cx.cond(c, names, opts, 1)),
+            (None, Action::Require) => {
+                self.error(
+                    &["require"],
+                    "a `require` rule needs a `require` condition".to_owned(),
+                );
+                None
+            }
+            (Some(_), _) => {
+                self.error(
+                    &["require"],
+                    format!(
+                        "`require` only applies to `\"action\": \"require\"` rules, not `{}`",
+                        action.as_str()
+                    ),
+                );
+                None
+            }
+            (None, _) => None,
+        };
+        if action == Action::Allow && (spec.status.is_some() || spec.code.is_some()) {
+            self.warn(
+                &[],
+                "`status` and `code` have no effect on an `allow` rule".to_owned(),
+            );
+        }
+        let denial = self.denial(spec.status, spec.code.as_deref(), spec.message.as_deref())?;
+        let derived_code = when
+            .as_ref()
+            .and_then(Cond::primary_leaf)
+            .map_or(codes::ACCESS_DENIED, LeafKind::reason);
+        Some(Rule {
+            id: spec.id.clone(),
+            action,
+            when,
+            require,
+            denial,
+            derived_code,
+            report_only: spec.report_only,
+        })
+    }
+
+    fn denial(
+        &mut self,
+        status: Option<u16>,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> Option<Denial> {
+        let status = match status {
+            None => Status::FORBIDDEN,
+            Some(s) => match Status::new(s) {
+                Some(s) => s,
+                None => {
+                    self.error(
+                        &["status"],
+                        format!("status `{s}` is not one a denial may use: 401, 403, 404 or 429"),
+                    );
+                    return None;
+                }
+            },
+        };
+        let code = match code {
+            None => None,
+            Some(c) => match ReasonCode::new(c) {
+                Some(c) => Some(c),
+                None => {
+                    self.error(
+                        &["code"],
+                        format!("code `{c}` must be lower-case letters, digits and `_`, starting with a letter, at most 64 bytes"),
+                    );
+                    return None;
+                }
+            },
+        };
+        let message = match message {
+            None => Cow::Borrowed(DEFAULT_MESSAGE),
+            Some(m) if m.len() > MAX_MESSAGE_LEN || m.chars().any(char::is_control) => {
+                self.error(
+                    &["message"],
+                    format!("a message must be at most {MAX_MESSAGE_LEN} bytes without control characters"),
+                );
+                return None;
+            }
+            Some(m) => Cow::Owned(m.to_owned()),
+        };
+        Some(Denial {
+            status,
+            code,
+            message,
+        })
+    }
+
+    fn default(&mut self, file: &PolicyFile) -> Option<DefaultDecision> {
+        let d = &file.default;
+        match d.action {
+            DefaultActionSpec::Allow => {
+                if d.status.is_some() || d.code.is_some() || d.message.is_some() {
+                    self.warn(
+                        &[],
+                        "`status`, `code` and `message` have no effect when the default is `allow`"
+                            .to_owned(),
+                    );
+                }
+                Some(DefaultDecision::Allow)
+            }
+            DefaultActionSpec::Deny => {
+                let denial = self.denial(d.status, d.code.as_deref(), d.message.as_deref())?;
+                Some(DefaultDecision::Deny(denial))
+            }
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        wanted: &[String],
+        known: &[&str],
+        what: &str,
+        used: Used,
+    ) -> Vec<ListId> {
+        let mut out = Vec::with_capacity(wanted.len());
+        if wanted.is_empty() {
+            self.error(&[], format!("name at least one {what}"));
+        }
+        for name in wanted {
+            match known.iter().position(|k| k == name) {
+                Some(id) => {
+                    out.push(id);
+                    let set = match used {
+                        Used::Ip => &mut self.used_ip,
+                        Used::Origin => &mut self.used_origin,
+                        Used::Country => &mut self.used_country,
+                        Used::Asn => &mut self.used_asn,
+                    };
+                    set.insert(name.clone());
+                }
+                None => {
+                    let hint = error::did_you_mean(name, known.iter().copied());
+                    self.diag(
+                        Severity::Error,
+                        &[],
+                        format!("unknown {what} `{name}`"),
+                        hint,
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn cond(
+        &mut self,
+        spec: &ConditionSpec,
+        names: &ListNames<'_>,
+        opts: PathOptions,
+        depth: usize,
+    ) -> Option<Cond> {
+        if depth > MAX_CONDITION_DEPTH {
+            self.error(
+                &[],
+                format!("conditions nest deeper than {MAX_CONDITION_DEPTH} levels"),
+            );
+            return None;
+        }
+        let children = |cx: &mut Self, key: &str, list: &[ConditionSpec]| -> Vec<Cond> {
+            cx.key(key, |cx| {
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| {
+                        cx.at(Segment::Index(i), |cx| cx.cond(c, names, opts, depth + 1))
+                    })
+                    .collect()
+            })
+        };
+        Some(match spec {
+            ConditionSpec::All(list) => Cond::All(children(self, "all", list)),
+            ConditionSpec::Any(list) => Cond::Any(children(self, "any", list)),
+            ConditionSpec::Not(inner) => Cond::Not(Box::new(
+                self.key("not", |cx| cx.cond(inner, names, opts, depth + 1))?,
+            )),
+            ConditionSpec::ClientIpIn(n) => Cond::ClientIpIn(self.key("client_ip_in", |cx| {
+                cx.resolve(n.as_slice(), &names.ip, "IP list", Used::Ip)
+            })),
+            ConditionSpec::OriginIn(n) => Cond::OriginIn(self.key("origin_in", |cx| {
+                cx.resolve(n.as_slice(), &names.origin, "origin list", Used::Origin)
+            })),
+            ConditionSpec::HasOrigin(b) => Cond::HasOrigin(*b),
+            ConditionSpec::CountryIn(n) => Cond::CountryIn(self.key("country_in", |cx| {
+                cx.resolve(n.as_slice(), &names.country, "country list", Used::Country)
+            })),
+            ConditionSpec::AsnIn(n) => Cond::AsnIn(self.key("asn_in", |cx| {
+                cx.resolve(n.as_slice(), &names.asn, "ASN list", Used::Asn)
+            })),
+            ConditionSpec::HostIs(hosts) => Cond::HostIs(self.key("host_is", |cx| {
+                cx.patterns(hosts.as_slice(), |h| {
+                    h.parse::<HostPattern>().map_err(|e| e.to_string())
+                })
+            })),
+            ConditionSpec::PathIs(p) => Cond::Path(self.key("path_is", |cx| {
+                cx.patterns(p.as_slice(), |s| {
+                    PathPattern::exact(s, &opts).map_err(|e| e.to_string())
+                })
+            })),
+            ConditionSpec::PathUnder(p) => Cond::Path(self.key("path_under", |cx| {
+                cx.patterns(p.as_slice(), |s| {
+                    PathPattern::under(s, &opts).map_err(|e| e.to_string())
+                })
+            })),
+            ConditionSpec::PathMatches(p) => Cond::Path(self.key("path_matches", |cx| {
+                cx.patterns(p.as_slice(), |s| {
+                    PathPattern::glob(s, &opts).map_err(|e| e.to_string())
+                })
+            })),
+            ConditionSpec::MethodIs(m) => Cond::MethodIs(self.key("method_is", |cx| {
+                let methods = cx.patterns(m.as_slice(), |s| {
+                    s.parse::<scope::Method>().map_err(|e| e.to_string())
+                });
+                MethodSet::new(methods)
+            })),
+        })
+    }
+
+    fn patterns<T>(
+        &mut self,
+        items: &[String],
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Vec<T> {
+        if items.is_empty() {
+            self.error(
+                &[],
+                "the list is empty, so the condition never holds".to_owned(),
+            );
+        }
+        if items.len() > MAX_SMALL_LIST {
+            self.cap(items.len());
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match parse(item) {
+                Ok(p) => out.push(p),
+                Err(e) => self.at(Segment::Index(i), |cx| cx.error(&[], e)),
+            }
+        }
+        out
+    }
+
+    fn unused_lists(&mut self, file: &PolicyFile) {
+        let groups: [(&str, Vec<&String>, &BTreeSet<String>); 4] = [
+            ("ip_lists", file.ip_lists.keys().collect(), &self.used_ip),
+            (
+                "origin_lists",
+                file.origin_lists.keys().collect(),
+                &self.used_origin,
+            ),
+            (
+                "country_lists",
+                file.country_lists.keys().collect(),
+                &self.used_country,
+            ),
+            ("asn_lists", file.asn_lists.keys().collect(), &self.used_asn),
+        ];
+        let mut found = Vec::new();
+        for (group, names, used) in groups {
+            for name in names {
+                if !used.contains(name) {
+                    found.push((group, name.clone()));
+                }
+            }
+        }
+        for (group, name) in found {
+            self.key(group, |cx| {
+                cx.warn(
+                    &[name.as_str()],
+                    format!("list `{name}` is not used by any rule"),
+                )
+            });
+        }
+    }
+
+    /// Warns about rules that can never decide because an earlier rule decides every request first (the plain
+    /// cases: an earlier unconditional allow or deny), and about an unconditional allow ahead of denies.
+    fn shadowing(&mut self, rules: &[Rule], file: &PolicyFile) {
+        let mut catch_all: Option<&Rule> = None;
+        for (i, rule) in rules.iter().enumerate() {
+            let Some(spec) = file.rules.get(i) else { break };
+            self.rule_id = Some(spec.id.clone());
+            if let Some(earlier) = catch_all {
+                self.at(Segment::Key("rules".to_owned()), |cx| {
+                    cx.at(Segment::Index(i), |cx| {
+                        let also = if earlier.action == Action::Allow
+                            && rule.action != Action::Allow
+                        {
+                            " (an allow rule without conditions ahead of denies lets everything through)"
+                        } else {
+                            ""
+                        };
+                        cx.warn(
+                            &[],
+                            format!(
+                                "this rule can never match: rule `{}` already decides every request{also}",
+                                earlier.id
+                            ),
+                        )
+                    })
+                });
+            }
+            let decides_all = rule.when.is_none()
+                && !rule.report_only
+                && matches!(rule.action, Action::Allow | Action::Deny);
+            if catch_all.is_none() && decides_all {
+                catch_all = Some(rule);
+            }
+        }
+        self.rule_id = None;
+    }
+}
+
+/// Known list names, in table order, for resolving references.
+struct ListNames<'a> {
+    ip: Vec<&'a str>,
+    origin: Vec<&'a str>,
+    country: Vec<&'a str>,
+    asn: Vec<&'a str>,
+}
+
+#[derive(Clone, Copy)]
+enum Used {
+    Ip,
+    Origin,
+    Country,
+    Asn,
+}
+
+#[cfg(test)]
+mod tests;

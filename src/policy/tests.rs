@@ -1,0 +1,248 @@
+//! Compiler cases: what is refused, what is warned about, and how each finding is located.
+
+use super::*;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A minimal valid policy with `rules` spliced in.
+fn with_rules(rules: &str) -> String {
+    format!(
+        r#"{{
+  "version": 1,
+  "ip_lists": {{ "office": ["203.0.113.0/24"], "blocked": ["192.0.2.0/24"] }},
+  "origin_lists": {{ "apps": ["https://app.example.com"] }},
+  "rules": [{rules}],
+  "default": {{ "action": "deny" }}
+}}"#
+    )
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match Policy::compile(text, "p.json") {
+        Ok(_) => Vec::new(),
+        Err(e) => e.errors.iter().map(|d| d.render("p.json")).collect(),
+    }
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    match Policy::compile(text, "p.json") {
+        Ok(c) => c.warnings.iter().map(|d| d.render("p.json")).collect(),
+        Err(e) => panic!("expected a valid policy, got {e}"),
+    }
+}
+
+const USE_ALL: &str = r#"{ "id": "a", "action": "deny", "when": { "client_ip_in": "blocked" } },
+    { "id": "b", "action": "require", "when": { "origin_in": "apps" }, "require": { "client_ip_in": "office" } }"#;
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn errors_name_file_rule_and_field() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{ "id": "admin", "action": "require", "when": { "path_under": "/admin" }, "require": { "client_ip_in": "ofice" } }"#,
+            "p.json: rules[0] (id `admin`), field `require.client_ip_in`: unknown IP list `ofice` (did you mean `office`?)",
+        ),
+        (
+            r#"{ "id": "x", "action": "deny", "when": { "origin_in": ["apps", "nope"] } }"#,
+            "p.json: rules[0] (id `x`), field `when.origin_in`: unknown origin list `nope`",
+        ),
+        (
+            r#"{ "id": "x", "action": "deny", "status": 500 }"#,
+            "p.json: rules[0] (id `x`), field `status`: status `500` is not one a denial may use: 401, 403, 404 or 429",
+        ),
+        (
+            r#"{ "id": "x", "action": "deny", "code": "Bad Code" }"#,
+            "p.json: rules[0] (id `x`), field `code`: code `Bad Code` must be lower-case letters, digits and `_`, starting with a letter, at most 64 bytes",
+        ),
+        (
+            r#"{ "id": "x", "action": "require" }"#,
+            "p.json: rules[0] (id `x`), field `require`: a `require` rule needs a `require` condition",
+        ),
+        (
+            r#"{ "id": "x", "action": "deny", "require": { "client_ip_in": "office" } }"#,
+            "p.json: rules[0] (id `x`), field `require`: `require` only applies to `\"action\": \"require\"` rules, not `deny`",
+        ),
+        (
+            r#"{ "id": "x", "action": "deny", "when": { "path_under": [] } }"#,
+            "p.json: rules[0] (id `x`), field `when.path_under`: the list is empty, so the condition never holds",
+        ),
+        (
+            r#"{ "id": "bad id!", "action": "deny" }"#,
+            "p.json: rules[0] (id `bad id!`), field `id`: rule id `bad id!` must be 1 to 64 letters, digits, `_`, `-` or `.`",
+        ),
+    ];
+    for (rules, want) in cases {
+        let got = errors(&with_rules(rules));
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some(*want),
+            "rules: {rules}\nall: {got:?}"
+        );
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn duplicate_rule_ids_are_refused() {
+    let got = errors(&with_rules(&format!(
+        r#"{USE_ALL}, {{ "id": "a", "action": "allow" }}"#
+    )));
+    assert_eq!(
+        got,
+        vec!["p.json: rules[2] (id `a`), field `id`: duplicate rule id `a`: ids must be unique"]
+    );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn shape_errors_carry_line_column_and_rule() {
+    let text = with_rules(r#"{ "id": "typo", "action": "deny", "whne": {} }"#);
+    let got = errors(&text);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let first = got.first().unwrap();
+    assert!(
+        first.starts_with("p.json:5:")
+            && first.contains("rules[0] (id `typo`)")
+            && first.contains("unknown field `whne`"),
+        "{first}"
+    );
+    let got = errors("{ \"version\": 1, ");
+    assert!(got.first().unwrap().starts_with("p.json:1:"), "{got:?}");
+    let got = errors(&with_rules(r#"{ "id": "x", "action": "maybe" }"#));
+    assert!(
+        got.first().unwrap().contains("unknown variant `maybe`"),
+        "{got:?}"
+    );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn bad_list_entries_are_located() {
+    let text = r#"{
+  "version": 1,
+  "ip_lists": { "l": ["192.0.2.0/24", "010.0.0.1", "10.0.0.0/33", "garbage"] },
+  "origin_lists": { "o": ["https://ok.example.com", "https://example.com/"] },
+  "country_lists": { "c": ["NL", "NLD"] },
+  "rules": [ { "id": "r", "action": "deny", "when": { "any": [ { "client_ip_in": "l" }, { "origin_in": "o" }, { "country_in": "c" } ] } } ],
+  "default": { "action": "allow" }
+}"#;
+    let got = errors(text);
+    let located: Vec<&str> = got
+        .iter()
+        .map(|e| e.split(": ").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        located,
+        vec![
+            "ip_lists.l[1]",
+            "ip_lists.l[2]",
+            "ip_lists.l[3]",
+            "origin_lists.o[1]",
+            "country_lists.c[1]"
+        ],
+        "{got:#?}"
+    );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn nesting_is_capped() {
+    let mut cond = r#"{ "client_ip_in": "office" }"#.to_owned();
+    for _ in 0..MAX_CONDITION_DEPTH {
+        cond = format!(r#"{{ "not": {cond} }}"#);
+    }
+    let got = errors(&with_rules(&format!(
+        r#"{USE_ALL}, {{ "id": "deep", "action": "deny", "when": {cond} }}"#
+    )));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got.first().unwrap().contains("nest deeper than 16 levels"),
+        "{got:?}"
+    );
+    // One level less is fine.
+    let mut ok = r#"{ "client_ip_in": "office" }"#.to_owned();
+    for _ in 0..MAX_CONDITION_DEPTH - 1 {
+        ok = format!(r#"{{ "not": {ok} }}"#);
+    }
+    assert!(errors(&with_rules(&format!(
+        r#"{USE_ALL}, {{ "id": "deep", "action": "deny", "when": {ok} }}"#
+    )))
+    .is_empty());
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn warnings_for_dead_rules_unused_lists_and_host_bits() {
+    let text = r#"{
+  "version": 1,
+  "ip_lists": { "office": ["203.0.113.9/24"], "spare": ["198.51.100.0/24"] },
+  "rules": [
+    { "id": "open", "action": "allow" },
+    { "id": "office-only", "action": "deny", "when": { "not": { "client_ip_in": "office" } } }
+  ],
+  "default": { "action": "deny" }
+}"#;
+    assert_eq!(
+        warnings(text),
+        vec![
+            "p.json: ip_lists.office[0]: `203.0.113.9/24` has host bits set; it is read as `203.0.113.0/24`",
+            "p.json: ip_lists.spare: list `spare` is not used by any rule",
+            "p.json: rules[1] (id `office-only`): this rule can never match: rule `open` already decides every request (an allow rule without conditions ahead of denies lets everything through)",
+        ]
+    );
+    assert!(warnings(&with_rules(USE_ALL)).is_empty());
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn xff_without_trusted_proxies_is_refused() {
+    let text = r#"{ "version": 1, "client_ip": { "source": "x-forwarded-for" }, "default": { "action": "allow" } }"#;
+    assert_eq!(
+        errors(text),
+        vec!["p.json: client_ip.trusted_proxies: `x-forwarded-for` needs `trusted_proxies`: without them anyone can forge the header"]
+    );
+    let text = r#"{ "version": 1, "client_ip": { "source": "x-real-ip" }, "default": { "action": "allow" } }"#;
+    assert!(errors(text)
+        .first()
+        .unwrap()
+        .contains("unknown variant `x-real-ip`"));
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn bundle_round_trip_matches_direct_compile() {
+    let text = with_rules(USE_ALL);
+    let direct = Policy::compile(&text, "p.json").unwrap().policy;
+    let leak = |b: &[u8]| -> &'static [u8] { Box::leak(b.to_vec().into_boxed_slice()) };
+    let pre: Vec<PrecompiledIpList> = direct
+        .ip_lists()
+        .iter()
+        .map(|l| PrecompiledIpList {
+            name: Box::leak(l.name.clone().into_boxed_str()),
+            v4: leak(l.set.v4_bytes()),
+            v6: leak(l.set.v6_bytes()),
+            v4_index: leak(l.set.v4_index_bytes()),
+            v6_index: leak(l.set.v6_index_bytes()),
+        })
+        .collect();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for v in doc["ip_lists"].as_object_mut().unwrap().values_mut() {
+        *v = serde_json::json!([]);
+    }
+    let bundled = Policy::from_bundle(&doc.to_string(), "p.json", "f00d", &pre).unwrap();
+    assert_eq!(bundled.fingerprint(), "f00d");
+    for ip in [
+        "192.0.2.1",
+        "203.0.113.200",
+        "198.51.100.1",
+        "::ffff:192.0.2.9",
+    ] {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        for (a, b) in direct.ip_lists().iter().zip(bundled.ip_lists()) {
+            assert_eq!(a.set.contains(ip), b.set.contains(ip), "{ip} in {}", a.name);
+        }
+    }
+    // A bundle whose blob is missing does not load.
+    assert!(Policy::from_bundle(&doc.to_string(), "p.json", "f", &[]).is_err());
+}
