@@ -1,0 +1,369 @@
+//! The engine: `(Policy, RequestFacts, now) -> Decision`, pure and synchronous.
+//!
+//! It must never read a clock, do I/O, touch `worker` types or panic: the edge adapter and the CLI hand it the
+//! facts of one request and render what it decides. Every denial it returns names the rule (or the built-in
+//! check) that decided, a stable reason code and a status; the trace records what each rule considered.
+
+mod facts;
+pub mod render;
+
+use std::net::IpAddr;
+
+pub use facts::{HeaderList, HeaderSource, RequestFacts, UnixTime};
+
+use crate::policy::ip;
+use crate::policy::origin::{self, RequestOrigin};
+use crate::policy::scope;
+use crate::policy::{
+    codes, Action, ClientIpSource, Cond, DefaultDecision, LeafKind, Policy, Rule, DEFAULT_MESSAGE,
+};
+
+/// Most `X-Forwarded-For` elements read (right to left) before the header is refused.
+pub const MAX_FORWARDED_HOPS: usize = 32;
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// What one rule did for this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Its `when` did not hold.
+    NotApplicable,
+    /// An allow rule matched and decided.
+    Allowed,
+    /// A deny rule matched and decided.
+    Denied,
+    /// A require rule applied and its requirement held; evaluation went on.
+    RequirementMet,
+    /// A require rule applied and its requirement failed: it decided a denial.
+    RequirementFailed,
+    /// A report-only rule would have allowed; evaluation went on.
+    WouldAllow,
+    /// A report-only rule would have denied; evaluation went on.
+    WouldDeny,
+}
+
+/// One entry of the trace: a rule (by position) and what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub rule: usize,
+    pub outcome: StepOutcome,
+}
+
+/// Who decided: a rule, the default, or a check that runs before any rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecidedBy<'p> {
+    Rule(&'p str),
+    Default,
+    /// The request could not be evaluated safely (no client IP, an unsafe path).
+    Precheck,
+}
+
+/// The engine's answer for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<'p> {
+    pub effect: Effect,
+    pub decided_by: DecidedBy<'p>,
+    /// Stable reason code (`ip_denied`, `no_rule_matched`, `allowed`, ...).
+    pub code: &'p str,
+    /// HTTP status of a denial; 200 for an allow (the upstream's status is what the client sees).
+    pub status: u16,
+    /// Public message of a denial.
+    pub message: &'p str,
+    /// A denial that is not enforced because the deciding rule or the whole policy is report-only.
+    pub report_only: bool,
+    /// The client IP the decision used, when there was one.
+    pub client_ip: Option<IpAddr>,
+    /// What each rule considered did, in order.
+    pub trace: Vec<Step>,
+}
+
+impl Decision<'_> {
+    /// True when the request must be turned away (a denial that is not report-only).
+    pub fn blocks(&self) -> bool {
+        self.effect == Effect::Deny && !self.report_only
+    }
+
+    /// The deciding rule's id, if a rule decided.
+    pub fn rule_id(&self) -> Option<&str> {
+        match self.decided_by {
+            DecidedBy::Rule(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Ids of report-only rules that would have denied this request.
+    pub fn would_deny<'a>(&'a self, policy: &'a Policy) -> impl Iterator<Item = &'a str> + 'a {
+        self.trace
+            .iter()
+            .filter(|s| s.outcome == StepOutcome::WouldDeny)
+            .filter_map(|s| policy.rules.get(s.rule).map(|r| r.id.as_str()))
+    }
+}
+
+/// The facts of the request as the rules see them, parsed once.
+struct Seen<'a> {
+    client_ip: IpAddr,
+    origin: Option<RequestOrigin<'a>>,
+    host: &'a str,
+    path: &'a str,
+    method: &'a str,
+    country: Option<&'a str>,
+    asn: Option<u32>,
+}
+
+impl Policy {
+    /// Decides one request. `now` is the caller's clock (the engine never reads one); token time checks use it.
+    pub fn evaluate<'p>(&'p self, facts: &RequestFacts<'_>, now: UnixTime) -> Decision<'p> {
+        let _ = now;
+        let client_ip = match self.client_ip(facts.headers) {
+            Ok(ip) => ip,
+            Err(code) => return self.precheck_denial(code, None),
+        };
+        let Some(host) = scope::normalize_host(facts.host) else {
+            return self.precheck_denial(codes::HOST_INVALID, Some(client_ip));
+        };
+        let path = match scope::normalize_path(facts.path, &self.path_options) {
+            Ok(p) => p,
+            Err(_) => return self.precheck_denial(codes::PATH_INVALID, Some(client_ip)),
+        };
+        // A browser never sends an Origin that does not parse; one that does not is refused outright, so that a
+        // malformed value cannot dodge a rule that denies listed origins.
+        let origin = match facts
+            .headers
+            .get("origin")
+            .map(origin::parse_request_origin)
+        {
+            None => None,
+            Some(Ok(origin)) => Some(origin),
+            Some(Err(_)) => return self.precheck_denial(codes::ORIGIN_INVALID, Some(client_ip)),
+        };
+        let seen = Seen {
+            client_ip,
+            origin,
+            host,
+            path: &path,
+            method: facts.method,
+            country: facts.country,
+            asn: facts.asn,
+        };
+        let mut trace = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let (outcome, verdict) = self.step(rule, &seen);
+            trace.push(Step { rule: i, outcome });
+            if let Some(verdict) = verdict {
+                return self.finish(rule, verdict, client_ip, trace);
+            }
+        }
+        match &self.default {
+            DefaultDecision::Allow => Decision {
+                effect: Effect::Allow,
+                decided_by: DecidedBy::Default,
+                code: codes::ALLOWED,
+                status: 200,
+                message: "",
+                report_only: false,
+                client_ip: Some(client_ip),
+                trace,
+            },
+            DefaultDecision::Deny(denial) => Decision {
+                effect: Effect::Deny,
+                decided_by: DecidedBy::Default,
+                code: denial
+                    .code
+                    .as_ref()
+                    .map_or(codes::NO_RULE_MATCHED, |c| c.as_str()),
+                status: denial.status.get(),
+                message: &denial.message,
+                report_only: self.report_only,
+                client_ip: Some(client_ip),
+                trace,
+            },
+        }
+    }
+
+    /// What one rule does: its trace outcome and, when it decides, its verdict.
+    fn step<'p>(&'p self, rule: &'p Rule, seen: &Seen<'_>) -> (StepOutcome, Option<Verdict<'p>>) {
+        let applies = rule.when.as_ref().is_none_or(|c| self.holds(c, seen));
+        if !applies {
+            return (StepOutcome::NotApplicable, None);
+        }
+        let verdict = match rule.action {
+            Action::Allow => Verdict::Allow,
+            Action::Deny => Verdict::Deny(
+                rule.denial
+                    .code
+                    .as_ref()
+                    .map_or(rule.derived_code, |c| c.as_str()),
+            ),
+            Action::Require => match &rule.require {
+                Some(req) if self.holds(req, seen) => return (StepOutcome::RequirementMet, None),
+                Some(req) => Verdict::Deny(match &rule.denial.code {
+                    Some(code) => code.as_str(),
+                    None => self.why_not(req, seen),
+                }),
+                // The compiler refuses a require rule without a requirement; fail closed all the same.
+                None => Verdict::Deny(codes::ACCESS_DENIED),
+            },
+        };
+        if rule.report_only {
+            let outcome = match verdict {
+                Verdict::Allow => StepOutcome::WouldAllow,
+                Verdict::Deny(_) => StepOutcome::WouldDeny,
+            };
+            return (outcome, None);
+        }
+        let outcome = match (rule.action, verdict) {
+            (_, Verdict::Allow) => StepOutcome::Allowed,
+            (Action::Require, Verdict::Deny(_)) => StepOutcome::RequirementFailed,
+            (_, Verdict::Deny(_)) => StepOutcome::Denied,
+        };
+        (outcome, Some(verdict))
+    }
+
+    fn finish<'p>(
+        &'p self,
+        rule: &'p Rule,
+        verdict: Verdict<'p>,
+        client_ip: IpAddr,
+        trace: Vec<Step>,
+    ) -> Decision<'p> {
+        match verdict {
+            Verdict::Allow => Decision {
+                effect: Effect::Allow,
+                decided_by: DecidedBy::Rule(&rule.id),
+                code: codes::ALLOWED,
+                status: 200,
+                message: "",
+                report_only: false,
+                client_ip: Some(client_ip),
+                trace,
+            },
+            Verdict::Deny(code) => Decision {
+                effect: Effect::Deny,
+                decided_by: DecidedBy::Rule(&rule.id),
+                code,
+                status: rule.denial.status.get(),
+                message: &rule.denial.message,
+                report_only: self.report_only,
+                client_ip: Some(client_ip),
+                trace,
+            },
+        }
+    }
+
+    fn precheck_denial(&self, code: &'static str, client_ip: Option<IpAddr>) -> Decision<'_> {
+        Decision {
+            effect: Effect::Deny,
+            decided_by: DecidedBy::Precheck,
+            code,
+            status: 403,
+            message: DEFAULT_MESSAGE,
+            report_only: self.report_only,
+            client_ip,
+            trace: Vec::new(),
+        }
+    }
+
+    /// The client address, as the policy says to find it.
+    fn client_ip(&self, headers: &dyn HeaderSource) -> Result<IpAddr, &'static str> {
+        let peer = headers
+            .get("cf-connecting-ip")
+            .ok_or(codes::CLIENT_IP_MISSING)?;
+        let peer = ip::parse_client_ip(peer).map_err(|_| codes::CLIENT_IP_INVALID)?;
+        let ClientIpSource::XForwardedFor { trusted } = &self.client_ip else {
+            return Ok(peer);
+        };
+        let is_trusted = |addr: IpAddr| {
+            trusted.iter().any(|&id| {
+                self.ip_lists
+                    .get(id)
+                    .is_some_and(|list| list.set.contains(addr))
+            })
+        };
+        if !is_trusted(peer) {
+            return Ok(peer);
+        }
+        let Some(forwarded) = headers.get("x-forwarded-for") else {
+            return Ok(peer);
+        };
+        let mut last = peer;
+        for (hop, element) in forwarded.rsplit(',').enumerate() {
+            if hop >= MAX_FORWARDED_HOPS {
+                return Err(codes::CLIENT_IP_INVALID);
+            }
+            let addr = ip::parse_client_ip(element).map_err(|_| codes::CLIENT_IP_INVALID)?;
+            if !is_trusted(addr) {
+                return Ok(addr);
+            }
+            last = addr;
+        }
+        Ok(last)
+    }
+
+    /// Whether a condition holds for this request.
+    fn holds(&self, cond: &Cond, seen: &Seen<'_>) -> bool {
+        match cond {
+            Cond::All(cs) => cs.iter().all(|c| self.holds(c, seen)),
+            Cond::Any(cs) => cs.iter().any(|c| self.holds(c, seen)),
+            Cond::Not(c) => !self.holds(c, seen),
+            Cond::ClientIpIn(ids) => ids.iter().any(|&id| {
+                self.ip_lists
+                    .get(id)
+                    .is_some_and(|l| l.set.contains(seen.client_ip))
+            }),
+            Cond::OriginIn(ids) => seen.origin.as_ref().is_some_and(|origin| {
+                ids.iter().any(|&id| {
+                    self.origin_lists
+                        .get(id)
+                        .is_some_and(|(_, l)| l.matches(origin))
+                })
+            }),
+            Cond::HasOrigin(want) => seen.origin.is_some() == *want,
+            Cond::CountryIn(ids) => seen.country.is_some_and(|c| {
+                ids.iter().any(|&id| {
+                    self.country_lists
+                        .get(id)
+                        .is_some_and(|(_, l)| l.contains(c))
+                })
+            }),
+            Cond::AsnIn(ids) => seen.asn.is_some_and(|a| {
+                ids.iter()
+                    .any(|&id| self.asn_lists.get(id).is_some_and(|(_, l)| l.contains(a)))
+            }),
+            Cond::HostIs(patterns) => patterns.iter().any(|p| p.matches_normalized(seen.host)),
+            Cond::Path(patterns) => patterns.iter().any(|p| p.matches(seen.path)),
+            Cond::MethodIs(set) => set.contains(seen.method),
+        }
+    }
+
+    /// For a condition that does not hold: the leaf that made it fail, which names the denial.
+    fn why_not(&self, cond: &Cond, seen: &Seen<'_>) -> &'static str {
+        match cond {
+            Cond::All(cs) => cs
+                .iter()
+                .find(|c| !self.holds(c, seen))
+                .map_or(codes::ACCESS_DENIED, |c| self.why_not(c, seen)),
+            Cond::Any(cs) => cs
+                .first()
+                .map_or(codes::ACCESS_DENIED, |c| self.why_not(c, seen)),
+            leaf => leaf
+                .primary_leaf()
+                .map_or(codes::ACCESS_DENIED, LeafKind::reason),
+        }
+    }
+}
+
+/// A rule's verdict: allow, or deny with a code.
+#[derive(Debug, Clone, Copy)]
+enum Verdict<'p> {
+    Allow,
+    Deny(&'p str),
+}
+
+#[cfg(test)]
+mod tests;
