@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what is missing, and says so; each step skips itself when already done.
+# First run on a fresh machine: ~15 minutes (two `cargo install`s). Later runs: a second or two.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  echo "setup: rust target wasm32-unknown-unknown: present"
+else
+  step "setup: rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [[ "$(worker-build --version 2>/dev/null || true)" == *"$WORKER_BUILD_VERSION"* ]]; then
+  echo "setup: worker-build $WORKER_BUILD_VERSION: present"
+else
+  step "setup: cargo install worker-build $WORKER_BUILD_VERSION (about 7 minutes the first time)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+fi
+
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" == *"$WASM_BINDGEN_VERSION"* ]]; then
+  echo "setup: wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
+else
+  # `--locked` fails for this version (a webpki-roots lock conflict), so it is left off.
+  step "setup: cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes the first time)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# node_modules/.edge-access-lock is a copy of the lock file it was installed from.
+if [[ -x node_modules/.bin/wrangler && -x node_modules/.bin/wasm-opt ]] \
+  && cmp -s package-lock.json node_modules/.edge-access-lock; then
+  echo "setup: npm packages (wrangler, binaryen): present"
+else
+  step "setup: npm ci (wrangler 4.86.0, binaryen 132.0.0)"
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.edge-access-lock
+fi
