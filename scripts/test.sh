@@ -67,8 +67,9 @@ check clippy-wasm32 cargo clippy --target wasm32-unknown-unknown --lib --tests -
 tests native cargo test
 tests wasm cargo test --target wasm32-unknown-unknown --lib --tests
 step "e2e: build the Worker with the end-to-end policy"
+# Its own target dir, so switching policies does not rebuild the default one (and vice versa).
 if EDGE_ACCESS_POLICY=tests/e2e/policy.json CARGO_TARGET_DIR="$ROOT/target/e2e-cargo" \
-  worker-build --release --out-dir target/e2e-worker >"$logs/e2e-build.log" 2>&1; then
+  scripts/build.sh target/e2e-worker >"$logs/e2e-build.log" 2>&1; then
   tests e2e env E2E_WORKER="$ROOT/target/e2e-worker/index.js" cargo test --features e2e --test e2e
 else
   cat "$logs/e2e-build.log"

@@ -91,3 +91,107 @@ impl std::fmt::Debug for RequestFacts<'_> {
             .finish_non_exhaustive()
     }
 }
+
+/// The parts of an absolute request URL the engine reads, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// `host[:port]`, without userinfo.
+    pub host: &'a str,
+    /// The path as written (`/` when empty), without query or fragment.
+    pub path: &'a str,
+    /// The query without its `?`, when there is one.
+    pub query: Option<&'a str>,
+}
+
+/// Splits `scheme://[userinfo@]host[:port][/path][?query][#fragment]` without allocating. In the Worker the
+/// string is the runtime's own serialisation of the request URL (already WHATWG-normalised), so splitting is
+/// all that is needed and the Wasm carries no URL parser. Returns `None` for anything without `scheme://`.
+pub fn split_url(url: &str) -> Option<UrlParts<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return None;
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at_checked(authority_end)?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let tail = tail.split_once('#').map_or(tail, |(t, _)| t);
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    Some(UrlParts {
+        host,
+        path: if path.is_empty() { "/" } else { path },
+        query,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+    fn split_url_table() {
+        type Parts = Option<(&'static str, &'static str, Option<&'static str>)>;
+        let cases: &[(&str, Parts)] = &[
+            (
+                "https://api.example.com/a/b?x=1",
+                Some(("api.example.com", "/a/b", Some("x=1"))),
+            ),
+            (
+                "http://127.0.0.1:8787/",
+                Some(("127.0.0.1:8787", "/", None)),
+            ),
+            (
+                "https://api.example.com",
+                Some(("api.example.com", "/", None)),
+            ),
+            (
+                "https://api.example.com?q",
+                Some(("api.example.com", "/", Some("q"))),
+            ),
+            (
+                "https://u:p@api.example.com/x",
+                Some(("api.example.com", "/x", None)),
+            ),
+            (
+                "https://[::1]:8443/x#frag",
+                Some(("[::1]:8443", "/x", None)),
+            ),
+            (
+                "https://a.example.com/p?q=1#f?g",
+                Some(("a.example.com", "/p", Some("q=1"))),
+            ),
+            (
+                "https://a.example.com//admin",
+                Some(("a.example.com", "//admin", None)),
+            ),
+            (
+                "https://a.example.com/?",
+                Some(("a.example.com", "/", Some(""))),
+            ),
+            ("/relative", None),
+            ("://nohost", None),
+            ("1http://x/", None),
+        ];
+        for (url, want) in cases {
+            let got = split_url(url).map(|p| (p.host, p.path, p.query));
+            assert_eq!(got, *want, "url `{url}`");
+        }
+        let headers = HeaderList::from_pairs([("Origin", "a"), ("origin", "b"), ("X", "1")]);
+        assert_eq!(headers.get("origin"), Some("a, b"));
+        assert_eq!(headers.get("x"), Some("1"));
+        assert_eq!(headers.get("X"), None, "lookups use lower-case names");
+    }
+}

@@ -9,7 +9,7 @@ pub mod render;
 
 use std::net::IpAddr;
 
-pub use facts::{HeaderList, HeaderSource, RequestFacts, UnixTime};
+pub use facts::{split_url, HeaderList, HeaderSource, RequestFacts, UnixTime, UrlParts};
 
 use crate::policy::ip;
 use crate::policy::origin::{self, RequestOrigin};

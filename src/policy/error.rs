@@ -133,7 +133,18 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
+/// Suggest the closest known name for a misspelt one. Only native builds (CLI, build.rs) suggest: the Worker
+/// loads a policy the build already validated, so it carries no diagnostics code.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn did_you_mean<'a>(
+    _wanted: &str,
+    _known: impl Iterator<Item = &'a str>,
+) -> Option<String> {
+    None
+}
+
 /// Suggest the closest known name for a misspelt one.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn did_you_mean<'a>(
     wanted: &str,
     known: impl Iterator<Item = &'a str>,

@@ -407,7 +407,26 @@ fn compile_text(
     })
 }
 
+/// A document that failed to deserialize, in the Worker: the bundled policy was validated at build time, so this
+/// never happens there, and the Wasm carries no path-tracking deserializer to explain it.
+#[cfg(target_arch = "wasm32")]
+fn shape_error(text: &str) -> Diagnostic {
+    let message = match serde_json::from_str::<PolicyFile>(text) {
+        Ok(_) => "the policy could not be read".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Diagnostic {
+        severity: Severity::Error,
+        path: Vec::new(),
+        rule_id: None,
+        message,
+        hint: None,
+        position: None,
+    }
+}
+
 /// Re-parses a document that failed to deserialize, to say where and in which rule.
+#[cfg(not(target_arch = "wasm32"))]
 fn shape_error(text: &str) -> Diagnostic {
     let mut de = serde_json::Deserializer::from_str(text);
     let result: Result<PolicyFile, _> = serde_path_to_error::deserialize(&mut de);
@@ -453,6 +472,7 @@ fn shape_error(text: &str) -> Diagnostic {
 }
 
 /// The `id` of the rule a path points into, read leniently from the raw document.
+#[cfg(not(target_arch = "wasm32"))]
 fn rule_id_at(text: &str, path: &[Segment]) -> Option<String> {
     let (Some(Segment::Key(top)), Some(Segment::Index(i))) = (path.first(), path.get(1)) else {
         return None;
