@@ -10,6 +10,8 @@
 
 #[path = "src/policy/mod.rs"]
 mod policy;
+#[path = "src/token/mod.rs"]
+mod token;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -131,6 +131,7 @@ mod cli {
                     headers: &list,
                     country: country.as_deref(),
                     asn,
+                    tokens: &edge_access::engine::NoTokens,
                 };
                 let p = &compiled.policy;
                 let d = p.evaluate(&facts, UnixTime(now));

@@ -1,5 +1,8 @@
 //! What the engine knows of a request: plain borrowed values, no `worker` types.
 
+use crate::token::jwt::Claims;
+use crate::token::TokenError;
+
 /// Seconds since the Unix epoch, as the caller's clock read it (the engine never reads a clock; on wasm32
 /// `SystemTime::now()` panics, so the Worker takes it from `Date.now()`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +66,23 @@ impl HeaderSource for HeaderList {
     }
 }
 
+/// The outcome of token verification for each issuer of the policy (by the issuer's position in
+/// [`crate::policy::Policy::issuers`]): verified claims, or why there are none. The Worker fills it before the
+/// engine runs (signatures are checked asynchronously with WebCrypto); the engine only reads it.
+pub trait TokenLookup {
+    fn token(&self, issuer: usize) -> Result<&Claims, TokenError>;
+}
+
+/// No tokens at all: every issuer's token is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTokens;
+
+impl TokenLookup for NoTokens {
+    fn token(&self, _issuer: usize) -> Result<&Claims, TokenError> {
+        Err(TokenError::Missing)
+    }
+}
+
 /// The facts of one request.
 #[derive(Clone, Copy)]
 pub struct RequestFacts<'a> {
@@ -78,6 +98,8 @@ pub struct RequestFacts<'a> {
     pub country: Option<&'a str>,
     /// `request.cf.asn`, when Cloudflare provided it.
     pub asn: Option<u32>,
+    /// Verified tokens, per issuer.
+    pub tokens: &'a dyn TokenLookup,
 }
 
 impl std::fmt::Debug for RequestFacts<'_> {

@@ -9,14 +9,19 @@ pub mod render;
 
 use std::net::IpAddr;
 
-pub use facts::{split_url, HeaderList, HeaderSource, RequestFacts, UnixTime, UrlParts};
+pub use facts::{
+    split_url, HeaderList, HeaderSource, NoTokens, RequestFacts, TokenLookup, UnixTime, UrlParts,
+};
 
 use crate::policy::ip;
 use crate::policy::origin::{self, RequestOrigin};
 use crate::policy::scope;
 use crate::policy::{
-    codes, Action, ClientIpSource, Cond, DefaultDecision, LeafKind, Policy, Rule, DEFAULT_MESSAGE,
+    codes, Action, ClientIpSource, Cond, DefaultDecision, LeafKind, Policy, Rule, Status,
+    TokenCond, DEFAULT_MESSAGE,
 };
+use crate::token::jwt::{self, ClaimPredicate};
+use crate::token::TokenError;
 
 /// Most `X-Forwarded-For` elements read (right to left) before the header is refused.
 pub const MAX_FORWARDED_HOPS: usize = 32;
@@ -63,6 +68,17 @@ pub enum DecidedBy<'p> {
     Precheck,
 }
 
+/// The `WWW-Authenticate` challenge a token denial carries (RFC 6750 section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// No token was sent: `Bearer realm="..."`.
+    TokenRequired,
+    /// The token is invalid, expired, or for another issuer or audience: `error="invalid_token"`.
+    InvalidToken,
+    /// A valid token lacks a required scope: `error="insufficient_scope"`.
+    InsufficientScope,
+}
+
 /// The engine's answer for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'p> {
@@ -80,6 +96,10 @@ pub struct Decision<'p> {
     pub client_ip: Option<IpAddr>,
     /// What each rule considered did, in order.
     pub trace: Vec<Step>,
+    /// For token denials: the challenge to send.
+    pub challenge: Option<Challenge>,
+    /// For requests that go on to the origin: headers carrying verified claims (lower-case name, value).
+    pub identity: Vec<(&'p str, String)>,
 }
 
 impl Decision<'_> {
@@ -114,10 +134,41 @@ struct Seen<'a> {
     method: &'a str,
     country: Option<&'a str>,
     asn: Option<u32>,
+    tokens: &'a dyn TokenLookup,
+}
+
+/// Why a requirement failed: the code to report, and what kind of failure it was (which sets the status and
+/// the challenge).
+#[derive(Debug, Clone, Copy)]
+struct Why {
+    code: &'static str,
+    kind: WhyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhyKind {
+    /// Anything but a token.
+    Plain,
+    /// No token.
+    TokenMissing,
+    /// A token that did not verify or check out.
+    TokenInvalid,
+    /// A valid token whose claims fall short; `scope` when the failing claim is `scope`/`scp`.
+    Claims { scope: bool },
+}
+
+impl Why {
+    fn plain(code: &'static str) -> Why {
+        Why {
+            code,
+            kind: WhyKind::Plain,
+        }
+    }
 }
 
 impl Policy {
-    /// Decides one request. `now` is the caller's clock (the engine never reads one); token time checks use it.
+    /// Decides one request. `now` is the caller's clock (the engine never reads one); token time checks already
+    /// happened when the tokens were verified, so it is kept for rules that may need it.
     pub fn evaluate<'p>(&'p self, facts: &RequestFacts<'_>, now: UnixTime) -> Decision<'p> {
         let _ = now;
         let client_ip = match self.client_ip(facts.headers) {
@@ -150,26 +201,18 @@ impl Policy {
             method: facts.method,
             country: facts.country,
             asn: facts.asn,
+            tokens: facts.tokens,
         };
-        let mut trace = Vec::new();
+        let mut trace = Vec::with_capacity(self.rules.len());
         for (i, rule) in self.rules.iter().enumerate() {
             let (outcome, verdict) = self.step(rule, &seen);
             trace.push(Step { rule: i, outcome });
             if let Some(verdict) = verdict {
-                return self.finish(rule, verdict, client_ip, trace);
+                return self.finish(rule, verdict, &seen, trace);
             }
         }
-        match &self.default {
-            DefaultDecision::Allow => Decision {
-                effect: Effect::Allow,
-                decided_by: DecidedBy::Default,
-                code: codes::ALLOWED,
-                status: 200,
-                message: "",
-                report_only: false,
-                client_ip: Some(client_ip),
-                trace,
-            },
+        let mut decision = match &self.default {
+            DefaultDecision::Allow => self.allow(DecidedBy::Default, client_ip, trace),
             DefaultDecision::Deny(denial) => Decision {
                 effect: Effect::Deny,
                 decided_by: DecidedBy::Default,
@@ -177,37 +220,35 @@ impl Policy {
                     .code
                     .as_ref()
                     .map_or(codes::NO_RULE_MATCHED, |c| c.as_str()),
-                status: denial.status.get(),
+                status: denial.status.unwrap_or(Status::FORBIDDEN).get(),
                 message: &denial.message,
                 report_only: self.report_only,
                 client_ip: Some(client_ip),
                 trace,
+                challenge: None,
+                identity: Vec::new(),
             },
+        };
+        if !decision.blocks() {
+            decision.identity = self.identity(seen.tokens);
         }
+        decision
     }
 
     /// What one rule does: its trace outcome and, when it decides, its verdict.
-    fn step<'p>(&'p self, rule: &'p Rule, seen: &Seen<'_>) -> (StepOutcome, Option<Verdict<'p>>) {
+    fn step(&self, rule: &Rule, seen: &Seen<'_>) -> (StepOutcome, Option<Verdict>) {
         let applies = rule.when.as_ref().is_none_or(|c| self.holds(c, seen));
         if !applies {
             return (StepOutcome::NotApplicable, None);
         }
         let verdict = match rule.action {
             Action::Allow => Verdict::Allow,
-            Action::Deny => Verdict::Deny(
-                rule.denial
-                    .code
-                    .as_ref()
-                    .map_or(rule.derived_code, |c| c.as_str()),
-            ),
+            Action::Deny => Verdict::Deny(Why::plain(rule.derived_code)),
             Action::Require => match &rule.require {
                 Some(req) if self.holds(req, seen) => return (StepOutcome::RequirementMet, None),
-                Some(req) => Verdict::Deny(match &rule.denial.code {
-                    Some(code) => code.as_str(),
-                    None => self.why_not(req, seen),
-                }),
+                Some(req) => Verdict::Deny(self.why_not(req, seen)),
                 // The compiler refuses a require rule without a requirement; fail closed all the same.
-                None => Verdict::Deny(codes::ACCESS_DENIED),
+                None => Verdict::Deny(Why::plain(codes::ACCESS_DENIED)),
             },
         };
         if rule.report_only {
@@ -228,31 +269,66 @@ impl Policy {
     fn finish<'p>(
         &'p self,
         rule: &'p Rule,
-        verdict: Verdict<'p>,
+        verdict: Verdict,
+        seen: &Seen<'_>,
+        trace: Vec<Step>,
+    ) -> Decision<'p> {
+        let why = match verdict {
+            Verdict::Allow => {
+                let mut d = self.allow(DecidedBy::Rule(&rule.id), seen.client_ip, trace);
+                d.identity = self.identity(seen.tokens);
+                return d;
+            }
+            Verdict::Deny(why) => why,
+        };
+        let hide = rule.denial.status == Some(Status::NOT_FOUND);
+        let (status, challenge) = match why.kind {
+            // A token problem is a 401 with a challenge, unless the rule hides the resource.
+            WhyKind::TokenMissing if !hide => {
+                (Status::UNAUTHORIZED, Some(Challenge::TokenRequired))
+            }
+            WhyKind::TokenInvalid if !hide => (Status::UNAUTHORIZED, Some(Challenge::InvalidToken)),
+            WhyKind::Claims { scope: true } if !hide => (
+                rule.denial.status.unwrap_or(Status::FORBIDDEN),
+                Some(Challenge::InsufficientScope),
+            ),
+            _ => (rule.denial.status.unwrap_or(Status::FORBIDDEN), None),
+        };
+        let mut decision = Decision {
+            effect: Effect::Deny,
+            decided_by: DecidedBy::Rule(&rule.id),
+            code: rule.denial.code.as_ref().map_or(why.code, |c| c.as_str()),
+            status: status.get(),
+            message: &rule.denial.message,
+            report_only: self.report_only,
+            client_ip: Some(seen.client_ip),
+            trace,
+            challenge,
+            identity: Vec::new(),
+        };
+        if !decision.blocks() {
+            decision.identity = self.identity(seen.tokens);
+        }
+        decision
+    }
+
+    fn allow<'p>(
+        &'p self,
+        decided_by: DecidedBy<'p>,
         client_ip: IpAddr,
         trace: Vec<Step>,
     ) -> Decision<'p> {
-        match verdict {
-            Verdict::Allow => Decision {
-                effect: Effect::Allow,
-                decided_by: DecidedBy::Rule(&rule.id),
-                code: codes::ALLOWED,
-                status: 200,
-                message: "",
-                report_only: false,
-                client_ip: Some(client_ip),
-                trace,
-            },
-            Verdict::Deny(code) => Decision {
-                effect: Effect::Deny,
-                decided_by: DecidedBy::Rule(&rule.id),
-                code,
-                status: rule.denial.status.get(),
-                message: &rule.denial.message,
-                report_only: self.report_only,
-                client_ip: Some(client_ip),
-                trace,
-            },
+        Decision {
+            effect: Effect::Allow,
+            decided_by,
+            code: codes::ALLOWED,
+            status: 200,
+            message: "",
+            report_only: false,
+            client_ip: Some(client_ip),
+            trace,
+            challenge: None,
+            identity: Vec::new(),
         }
     }
 
@@ -266,7 +342,28 @@ impl Policy {
             report_only: self.report_only,
             client_ip,
             trace: Vec::new(),
+            challenge: None,
+            identity: Vec::new(),
         }
+    }
+
+    /// Headers carrying verified claims, for every issuer that forwards claims and whose token verified.
+    fn identity(&self, tokens: &dyn TokenLookup) -> Vec<(&str, String)> {
+        let mut out = Vec::new();
+        for (id, issuer) in self.issuers.iter().enumerate() {
+            if issuer.forward.is_empty() {
+                continue;
+            }
+            let Ok(claims) = tokens.token(id) else {
+                continue;
+            };
+            for f in &issuer.forward {
+                if let Some(value) = claims.get(&f.path).and_then(header_value) {
+                    out.push((f.header.as_str(), value));
+                }
+            }
+        }
+        out
     }
 
     /// The client address, as the policy says to find it.
@@ -338,31 +435,118 @@ impl Policy {
             Cond::HostIs(patterns) => patterns.iter().any(|p| p.matches_normalized(seen.host)),
             Cond::Path(patterns) => patterns.iter().any(|p| p.matches(seen.path)),
             Cond::MethodIs(set) => set.contains(seen.method),
+            Cond::Token(t) => match seen.tokens.token(t.issuer) {
+                Ok(claims) => t
+                    .claims
+                    .iter()
+                    .all(|(path, pred)| jwt::predicate_holds(claims, path, pred)),
+                Err(_) => false,
+            },
         }
     }
 
     /// For a condition that does not hold: the leaf that made it fail, which names the denial.
-    fn why_not(&self, cond: &Cond, seen: &Seen<'_>) -> &'static str {
+    fn why_not(&self, cond: &Cond, seen: &Seen<'_>) -> Why {
         match cond {
             Cond::All(cs) => cs
                 .iter()
                 .find(|c| !self.holds(c, seen))
-                .map_or(codes::ACCESS_DENIED, |c| self.why_not(c, seen)),
+                .map_or(Why::plain(codes::ACCESS_DENIED), |c| self.why_not(c, seen)),
             Cond::Any(cs) => cs
                 .first()
-                .map_or(codes::ACCESS_DENIED, |c| self.why_not(c, seen)),
-            leaf => leaf
-                .primary_leaf()
-                .map_or(codes::ACCESS_DENIED, LeafKind::reason),
+                .map_or(Why::plain(codes::ACCESS_DENIED), |c| self.why_not(c, seen)),
+            Cond::Token(t) => token_why(t, seen.tokens),
+            leaf => Why::plain(
+                leaf.primary_leaf()
+                    .map_or(codes::ACCESS_DENIED, LeafKind::reason),
+            ),
         }
     }
 }
 
-/// A rule's verdict: allow, or deny with a code.
+/// Why a token condition failed: the token's own problem, or the first claim test that failed.
+fn token_why(t: &TokenCond, tokens: &dyn TokenLookup) -> Why {
+    match tokens.token(t.issuer) {
+        Err(TokenError::Missing) => Why {
+            code: TokenError::Missing.code(),
+            kind: WhyKind::TokenMissing,
+        },
+        Err(e) => Why {
+            code: e.code(),
+            kind: WhyKind::TokenInvalid,
+        },
+        Ok(claims) => {
+            let failing = t
+                .claims
+                .iter()
+                .find(|(path, pred)| !jwt::predicate_holds(claims, path, pred));
+            let scope = failing.is_some_and(|(path, pred)| {
+                matches!(path.as_slice(), [name] if name == "scope" || name == "scp")
+                    && matches!(
+                        pred,
+                        ClaimPredicate::HasAll(_)
+                            | ClaimPredicate::HasAny(_)
+                            | ClaimPredicate::Contains(_)
+                    )
+            });
+            Why {
+                code: codes::CLAIM_MISMATCH,
+                kind: WhyKind::Claims { scope },
+            }
+        }
+    }
+}
+
+/// Longest claim value forwarded in a header, in bytes after encoding.
+pub const MAX_IDENTITY_VALUE: usize = 4096;
+
+/// A claim as a header value: strings (bytes outside printable ASCII, and `%`, percent-encoded so a value can
+/// neither break the header nor smuggle a second one), numbers and booleans as written, arrays of those joined
+/// with `,`. Objects, nulls and over-long values are not forwarded.
+fn header_value(v: &serde_json::Value) -> Option<String> {
+    fn scalar(v: &serde_json::Value, out: &mut String) -> Option<()> {
+        match v {
+            serde_json::Value::String(s) => {
+                for b in s.bytes() {
+                    if (b' '..=b'~').contains(&b) && b != b'%' {
+                        out.push(char::from(b));
+                    } else {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                Some(())
+            }
+            serde_json::Value::Number(n) => {
+                out.push_str(&n.to_string());
+                Some(())
+            }
+            serde_json::Value::Bool(b) => {
+                out.push_str(if *b { "true" } else { "false" });
+                Some(())
+            }
+            _ => None,
+        }
+    }
+    let mut out = String::new();
+    match v {
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                scalar(item, &mut out)?;
+            }
+        }
+        other => scalar(other, &mut out)?,
+    }
+    (out.len() <= MAX_IDENTITY_VALUE).then_some(out)
+}
+
+/// A rule's verdict: allow, or deny with the reason.
 #[derive(Debug, Clone, Copy)]
-enum Verdict<'p> {
+enum Verdict {
     Allow,
-    Deny(&'p str),
+    Deny(Why),
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::Decision;
+use super::{Challenge, Decision};
 use crate::policy::{Policy, DEFAULT_MESSAGE};
 
 /// The JSON body of a denial.
@@ -59,3 +59,18 @@ pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// The header that carries the request id on denials.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The `WWW-Authenticate` value for a token denial (RFC 6750 section 3), or `None` for other denials. `host` is
+/// the request's host, the realm when the policy names none.
+pub fn www_authenticate(decision: &Decision<'_>, policy: &Policy, host: &str) -> Option<String> {
+    let challenge = decision.challenge?;
+    let realm = policy
+        .realm()
+        .unwrap_or_else(|| crate::policy::scope::normalize_host(host).unwrap_or("api"));
+    let error = match challenge {
+        Challenge::TokenRequired => return Some(format!("Bearer realm=\"{realm}\"")),
+        Challenge::InvalidToken => "invalid_token",
+        Challenge::InsufficientScope => "insufficient_scope",
+    };
+    Some(format!("Bearer realm=\"{realm}\", error=\"{error}\""))
+}

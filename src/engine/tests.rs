@@ -401,6 +401,7 @@ fn run(policy: &Policy, cases: &[Case]) {
             headers: &headers,
             country: c.country,
             asn: c.asn,
+            tokens: &NoTokens,
         };
         let d = policy.evaluate(&facts, UnixTime(1_800_000_000));
         let got = (d.blocks(), d.status, d.code, d.rule_id());
@@ -433,6 +434,7 @@ fn trace_records_each_rule_considered() {
         headers: &headers,
         country: None,
         asn: None,
+        tokens: &NoTokens,
     };
     let d = policy.evaluate(&facts, UnixTime(0));
     assert!(!d.blocks());
@@ -575,6 +577,7 @@ fn policy_wide_report_only_never_blocks_but_still_decides() {
         headers: &headers,
         country: None,
         asn: None,
+        tokens: &NoTokens,
     };
     let d = policy.evaluate(&facts, UnixTime(0));
     assert_eq!(d.effect, Effect::Deny);
@@ -607,6 +610,7 @@ fn denial_body_hides_what_it_should() {
         headers: &headers,
         country: None,
         asn: None,
+        tokens: &NoTokens,
     };
     let d = policy.evaluate(&facts, UnixTime(0));
     let body = render::denial_body(&d, &policy, "req-1");

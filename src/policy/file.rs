@@ -41,6 +41,13 @@ pub struct PolicyFile {
     /// Named lists of autonomous system numbers (`request.cf.asn`).
     #[serde(default)]
     pub asn_lists: BTreeMap<String, Vec<u32>>,
+    /// Named token issuers: how their JWTs are found, verified and checked.
+    #[serde(default)]
+    pub issuers: BTreeMap<String, IssuerSpec>,
+    /// Request headers the origin must only ever get from this filter: removed from every request before it is
+    /// forwarded (the headers issuers forward claims in are removed too).
+    #[serde(default)]
+    pub internal_headers: Vec<String>,
     /// Ordered rules; the first that decides wins.
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
@@ -88,6 +95,114 @@ pub struct ResponsesSpec {
     /// Put the deciding rule's id in denial bodies (`"rule": "..."`). Default false.
     #[serde(default)]
     pub expose_rule_id: bool,
+    /// The `realm` of `WWW-Authenticate` challenges. Default: the request's host.
+    #[serde(default)]
+    pub realm: Option<String>,
+}
+
+/// One token issuer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSpec {
+    /// The exact `iss` its tokens carry.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Accepted `aud` values; a token must name at least one.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The algorithms its tokens may use (pinned before any cryptography).
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// A JWKS bundled in the policy (`{"keys": [...]}`), public keys only.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// A JWKS fetched by the Worker and cached per isolate.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// The name of a Worker var holding the JWKS URL (instead of `jwks_url`).
+    #[serde(default)]
+    pub jwks_url_var: Option<String>,
+    /// How long a fetched JWKS is used before it is fetched again. Default 600.
+    #[serde(default)]
+    pub jwks_cache_seconds: Option<u64>,
+    /// The least time between two fetches caused by unknown `kid`s. Default 60.
+    #[serde(default)]
+    pub jwks_min_refetch_seconds: Option<u64>,
+    /// Names of Worker secrets holding HMAC keys (`wrangler secret put NAME`); never the secrets themselves.
+    #[serde(default)]
+    pub hmac_secrets: Vec<String>,
+    /// Clock leeway for `exp`, `nbf` and `iat`. Default 60.
+    #[serde(default)]
+    pub leeway_seconds: Option<u64>,
+    /// Longest accepted `exp - iat`; tokens must then carry both.
+    #[serde(default)]
+    pub max_lifetime_seconds: Option<u64>,
+    /// Claims every token must carry. Default `["exp"]`.
+    #[serde(default)]
+    pub required_claims: Option<Vec<String>>,
+    /// Where tokens are looked for, in order. Default `["authorization_bearer"]`.
+    #[serde(default)]
+    pub token_from: Option<Vec<TokenSourceSpec>>,
+    /// Claims passed to the origin on allowed requests: claim path -> header name.
+    #[serde(default)]
+    pub forward_claims: BTreeMap<String, String>,
+    /// Largest accepted token, in bytes. Default 8192.
+    #[serde(default)]
+    pub max_token_bytes: Option<usize>,
+    /// Cloudflare Access: fills in issuer, JWKS URL, algorithms and token sources from the team and AUD tag.
+    #[serde(default)]
+    pub cloudflare_access: Option<AccessSpec>,
+}
+
+/// `cloudflare_access`: the team name (`<team>.cloudflareaccess.com`) and the application's AUD tag.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSpec {
+    pub team: String,
+    pub audience: String,
+}
+
+/// A place a token is looked for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TokenSourceSpec {
+    /// `Authorization: Bearer <token>` (RFC 6750).
+    AuthorizationBearer,
+    /// A request header holding the bare token.
+    Header(String),
+    /// A cookie holding the token.
+    Cookie(String),
+    /// A query parameter (only where the policy opts in: tokens in URLs end up in logs).
+    Query(String),
+}
+
+/// A token condition: a valid token from `issuer` whose claims satisfy every predicate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConditionSpec {
+    pub issuer: String,
+    #[serde(default)]
+    pub claims: Vec<ClaimSpec>,
+}
+
+/// One claim predicate: the claim's path and exactly one test.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSpec {
+    /// `"realm_access.roles"` (dots separate nested names) or `["https://example.com/roles"]` (one name per item).
+    pub claim: Names,
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    #[serde(default)]
+    pub one_of: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub contains: Option<serde_json::Value>,
+    #[serde(default)]
+    pub has_all: Option<Vec<String>>,
+    #[serde(default)]
+    pub has_any: Option<Vec<String>>,
+    #[serde(default)]
+    pub exists: Option<bool>,
 }
 
 /// One rule.
@@ -176,6 +291,8 @@ pub enum ConditionSpec {
     PathMatches(Strings),
     /// The method is one of these (compared case-insensitively).
     MethodIs(Strings),
+    /// A valid token from the issuer whose claims satisfy the predicates.
+    Token(TokenConditionSpec),
 }
 
 /// One list name or several: `"office"` or `["office", "vpn"]`.

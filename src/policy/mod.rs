@@ -14,8 +14,14 @@ pub mod scope;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use crate::token::jwk::{self, JwksMode, VerifyKey};
+use crate::token::jwt::{ClaimPredicate, ClaimRules, TokenSource};
+use crate::token::Algorithm;
 pub use error::{CompileError, Diagnostic, Segment, Severity};
-use file::{ActionSpec, ConditionSpec, DefaultActionSpec, PolicyFile, RuleSpec};
+use file::{
+    ActionSpec, ClaimSpec, ConditionSpec, DefaultActionSpec, IssuerSpec, PolicyFile, RuleSpec,
+    TokenSourceSpec,
+};
 use ip::{IpSet, IpSetBuilder};
 use origin::{OriginList, OriginPattern};
 use scope::{HostPattern, MethodSet, PathOptions, PathPattern};
@@ -46,10 +52,78 @@ pub struct Policy {
     pub(crate) origin_lists: Vec<(String, OriginList)>,
     pub(crate) country_lists: Vec<(String, CountrySet)>,
     pub(crate) asn_lists: Vec<(String, AsnSet)>,
+    pub(crate) issuers: Vec<Issuer>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) default: DefaultDecision,
-    pub(crate) header_names: Vec<&'static str>,
+    pub(crate) header_names: Vec<String>,
+    pub(crate) strip_headers: Vec<String>,
+    pub(crate) realm: Option<String>,
 }
+
+/// A compiled token issuer.
+#[derive(Debug)]
+pub struct Issuer {
+    pub name: String,
+    /// `iss`, audiences, leeway, lifetime and required claims.
+    pub claim_rules: ClaimRules,
+    /// Pinned algorithms: a token with any other `alg` is refused before any cryptography.
+    pub algorithms: Vec<Algorithm>,
+    pub keys: KeySource,
+    /// Where tokens are looked for, in order.
+    pub sources: Vec<TokenSource>,
+    /// Claims passed to the origin on allowed requests.
+    pub forward: Vec<ForwardClaim>,
+    pub max_token_bytes: usize,
+}
+
+/// Where an issuer's keys come from.
+#[derive(Debug)]
+pub enum KeySource {
+    /// A JWKS bundled in the policy.
+    Bundled(Vec<VerifyKey>),
+    /// A JWKS the Worker fetches and caches.
+    Remote(RemoteJwks),
+    /// HMAC secrets, by Worker secret name, tried in order (rotation).
+    HmacSecrets(Vec<String>),
+}
+
+/// A remote JWKS and how it is cached.
+#[derive(Debug, Clone)]
+pub struct RemoteJwks {
+    pub url: JwksUrl,
+    pub cache_seconds: u64,
+    pub min_refetch_seconds: u64,
+}
+
+/// The URL of a remote JWKS: written in the policy, or read from a Worker var.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksUrl {
+    Fixed(String),
+    Var(String),
+}
+
+/// A claim forwarded to the origin as a header.
+#[derive(Debug, Clone)]
+pub struct ForwardClaim {
+    pub path: Vec<String>,
+    /// Lower-case header name.
+    pub header: String,
+}
+
+/// Default clock leeway for token time claims, in seconds.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
+/// Largest leeway a policy may set.
+pub const MAX_LEEWAY_SECONDS: u64 = 3600;
+/// Default largest token, in bytes.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Largest `max_token_bytes` a policy may set.
+pub const MAX_TOKEN_BYTES_LIMIT: usize = 64 * 1024;
+/// Default JWKS cache lifetime, in seconds.
+pub const DEFAULT_JWKS_CACHE_SECONDS: u64 = 600;
+/// Default least time between unknown-`kid` refetches, in seconds.
+pub const DEFAULT_JWKS_MIN_REFETCH_SECONDS: u64 = 60;
+/// Most claim predicates one token condition may hold.
+pub const MAX_CLAIM_PREDICATES: usize = 64;
 
 /// A named IP list and its compiled set.
 #[derive(Debug)]
@@ -91,7 +165,8 @@ impl Action {
 /// How a denial is answered.
 #[derive(Debug, Clone)]
 pub(crate) struct Denial {
-    pub status: Status,
+    /// The rule's status; `None` means the default (403, or 401 for token problems).
+    pub status: Option<Status>,
     /// The rule's own code; `None` derives one from what failed.
     pub code: Option<ReasonCode>,
     pub message: Cow<'static, str>,
@@ -127,6 +202,7 @@ pub(crate) enum LeafKind {
     Host,
     Path,
     Method,
+    Token,
 }
 
 impl LeafKind {
@@ -138,7 +214,7 @@ impl LeafKind {
             LeafKind::Country => codes::COUNTRY_DENIED,
             LeafKind::Asn => codes::ASN_DENIED,
             LeafKind::Method => codes::METHOD_DENIED,
-            LeafKind::Host | LeafKind::Path => codes::ACCESS_DENIED,
+            LeafKind::Host | LeafKind::Path | LeafKind::Token => codes::ACCESS_DENIED,
         }
     }
 }
@@ -171,6 +247,8 @@ pub mod codes {
     pub const PATH_INVALID: &str = "path_invalid";
     /// The request was allowed.
     pub const ALLOWED: &str = "allowed";
+    /// A valid token's claims do not satisfy the rule.
+    pub const CLAIM_MISMATCH: &str = "claim_mismatch";
 }
 
 /// A compiled condition.
@@ -187,6 +265,14 @@ pub(crate) enum Cond {
     HostIs(Vec<HostPattern>),
     Path(Vec<PathPattern>),
     MethodIs(MethodSet),
+    Token(TokenCond),
+}
+
+/// A compiled token condition.
+#[derive(Debug)]
+pub(crate) struct TokenCond {
+    pub issuer: usize,
+    pub claims: Vec<(Vec<String>, ClaimPredicate)>,
 }
 
 impl Cond {
@@ -220,6 +306,7 @@ impl Cond {
             Cond::HostIs(_) => f(LeafKind::Host),
             Cond::Path(_) => f(LeafKind::Path),
             Cond::MethodIs(_) => f(LeafKind::Method),
+            Cond::Token(_) => f(LeafKind::Token),
         }
     }
 }
@@ -339,8 +426,24 @@ impl Policy {
     }
 
     /// The request headers the engine reads (lower-case); the adapter copies only these out of the request.
-    pub fn header_names(&self) -> &[&'static str] {
+    pub fn header_names(&self) -> &[String] {
         &self.header_names
+    }
+
+    /// Request headers removed before every forward (lower-case): the policy's internal headers and the headers
+    /// issuers forward claims in, so an origin never sees a client's copy of them.
+    pub fn strip_headers(&self) -> &[String] {
+        &self.strip_headers
+    }
+
+    /// The token issuers, in name order (an issuer's position is its id in token results).
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+
+    /// The `realm` for `WWW-Authenticate`, when the policy sets one.
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
     }
 
     /// The named IP lists, in name order.
@@ -498,6 +601,7 @@ struct Compiler<'p> {
     used_origin: BTreeSet<String>,
     used_country: BTreeSet<String>,
     used_asn: BTreeSet<String>,
+    used_issuer: BTreeSet<String>,
 }
 
 /// Most host-bit warnings reported per IP list before they are summarised.
@@ -515,6 +619,7 @@ impl<'p> Compiler<'p> {
             used_origin: BTreeSet::new(),
             used_country: BTreeSet::new(),
             used_asn: BTreeSet::new(),
+            used_issuer: BTreeSet::new(),
         }
     }
 
@@ -572,11 +677,13 @@ impl<'p> Compiler<'p> {
         let origin_lists = self.key("origin_lists", |cx| cx.origin_lists(file));
         let country_lists = self.key("country_lists", |cx| cx.country_lists(file));
         let asn_lists = self.key("asn_lists", |cx| cx.asn_lists(file));
+        let issuers = self.key("issuers", |cx| cx.issuers(file));
         let names = ListNames {
             ip: ip_lists.iter().map(|l| l.name.as_str()).collect(),
             origin: origin_lists.iter().map(|(n, _)| n.as_str()).collect(),
             country: country_lists.iter().map(|(n, _)| n.as_str()).collect(),
             asn: asn_lists.iter().map(|(n, _)| n.as_str()).collect(),
+            issuer: issuers.iter().map(|i| i.name.as_str()).collect(),
         };
         let client_ip = self.key("client_ip", |cx| cx.client_ip(file, &names));
         if file.rules.len() > MAX_RULES {
@@ -613,10 +720,37 @@ impl<'p> Compiler<'p> {
         self.unused_lists(file);
         self.shadowing(&rules, file);
 
-        let mut header_names = vec!["cf-connecting-ip", "origin"];
+        let mut header_names: Vec<String> = vec!["cf-connecting-ip".into(), "origin".into()];
         if matches!(client_ip, Some(ClientIpSource::XForwardedFor { .. })) {
-            header_names.push("x-forwarded-for");
+            header_names.push("x-forwarded-for".into());
         }
+        for issuer in &issuers {
+            for source in &issuer.sources {
+                let name = match source {
+                    TokenSource::AuthorizationBearer => "authorization",
+                    TokenSource::Header(h) => h.as_str(),
+                    TokenSource::Cookie(_) => "cookie",
+                    TokenSource::Query(_) => continue,
+                };
+                if !header_names.iter().any(|h| h == name) {
+                    header_names.push(name.to_owned());
+                }
+            }
+        }
+        let strip_headers = self.key("internal_headers", |cx| cx.strip_headers(file, &issuers));
+        let realm = self.key("responses", |cx| {
+            cx.key("realm", |cx| {
+                file.responses.realm.as_ref().and_then(|r| {
+                    let ok = !r.is_empty()
+                        && r.len() <= 128
+                        && r.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+                    if !ok {
+                        cx.error(&[], format!("realm `{r}` must be 1 to 128 printable ASCII characters without `\"` or `\\`"));
+                    }
+                    ok.then(|| r.clone())
+                })
+            })
+        });
         Some(Policy {
             source_name: source_name.to_owned(),
             fingerprint: fingerprint(text),
@@ -628,9 +762,12 @@ impl<'p> Compiler<'p> {
             origin_lists,
             country_lists,
             asn_lists,
+            issuers,
             rules,
             default: default?,
             header_names,
+            strip_headers,
+            realm,
         })
     }
 
@@ -900,9 +1037,9 @@ impl<'p> Compiler<'p> {
         message: Option<&str>,
     ) -> Option<Denial> {
         let status = match status {
-            None => Status::FORBIDDEN,
+            None => None,
             Some(s) => match Status::new(s) {
-                Some(s) => s,
+                Some(s) => Some(s),
                 None => {
                     self.error(
                         &["status"],
@@ -983,6 +1120,7 @@ impl<'p> Compiler<'p> {
                         Used::Origin => &mut self.used_origin,
                         Used::Country => &mut self.used_country,
                         Used::Asn => &mut self.used_asn,
+                        Used::Issuer => &mut self.used_issuer,
                     };
                     set.insert(name.clone());
                 }
@@ -1063,6 +1201,9 @@ impl<'p> Compiler<'p> {
                     PathPattern::glob(s, &opts).map_err(|e| e.to_string())
                 })
             })),
+            ConditionSpec::Token(t) => {
+                Cond::Token(self.key("token", |cx| cx.token_cond(t, names))?)
+            }
             ConditionSpec::MethodIs(m) => Cond::MethodIs(self.key("method_is", |cx| {
                 let methods = cx.patterns(m.as_slice(), |s| {
                     s.parse::<scope::Method>().map_err(|e| e.to_string())
@@ -1096,8 +1237,555 @@ impl<'p> Compiler<'p> {
         out
     }
 
+    fn issuers(&mut self, file: &PolicyFile) -> Vec<Issuer> {
+        let mut out = Vec::with_capacity(file.issuers.len());
+        for (name, spec) in &file.issuers {
+            let issuer = self.key(name, |cx| {
+                cx.check_list_name(name);
+                cx.issuer(name, spec)
+            });
+            if let Some(issuer) = issuer {
+                if !issuer.forward.is_empty() {
+                    // Forwarding verified claims is a use of its own, even when no rule names the issuer.
+                    self.used_issuer.insert(name.clone());
+                }
+                out.push(issuer);
+            }
+        }
+        out
+    }
+
+    fn issuer(&mut self, name: &str, spec: &IssuerSpec) -> Option<Issuer> {
+        let errors_before = self.errors.len();
+        // The Cloudflare Access preset fills in what Access fixes; the fields it sets cannot also be given.
+        let access = spec.cloudflare_access.as_ref().and_then(|a| {
+            let team_ok = !a.team.is_empty()
+                && a.team.len() <= 63
+                && a.team
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !team_ok {
+                self.error(
+                    &["cloudflare_access", "team"],
+                    format!(
+                        "team `{}` must be the lower-case name before `.cloudflareaccess.com`",
+                        a.team
+                    ),
+                );
+            }
+            if a.audience.is_empty() {
+                self.error(
+                    &["cloudflare_access", "audience"],
+                    "the application's AUD tag is required".to_owned(),
+                );
+            }
+            let conflicts = [
+                ("issuer", spec.issuer.is_some()),
+                ("audiences", !spec.audiences.is_empty()),
+                ("algorithms", !spec.algorithms.is_empty()),
+                ("jwks", spec.jwks.is_some()),
+                ("jwks_url", spec.jwks_url.is_some()),
+                ("jwks_url_var", spec.jwks_url_var.is_some()),
+                ("hmac_secrets", !spec.hmac_secrets.is_empty()),
+            ];
+            for (field, given) in conflicts {
+                if given {
+                    self.error(
+                        &[field],
+                        format!("`{field}` is set by `cloudflare_access`; remove it"),
+                    );
+                }
+            }
+            team_ok.then_some(a)
+        });
+        let (iss, audiences, algorithm_names, default_sources) = match access {
+            Some(a) => (
+                Some(format!("https://{}.cloudflareaccess.com", a.team)),
+                vec![a.audience.clone()],
+                vec!["RS256".to_owned()],
+                vec![
+                    TokenSource::Header("cf-access-jwt-assertion".to_owned()),
+                    TokenSource::Cookie("CF_Authorization".to_owned()),
+                ],
+            ),
+            None => (
+                spec.issuer.clone(),
+                spec.audiences.clone(),
+                spec.algorithms.clone(),
+                vec![TokenSource::AuthorizationBearer],
+            ),
+        };
+        let iss = match iss {
+            Some(i) if !i.is_empty() => i,
+            _ => {
+                self.error(
+                    &["issuer"],
+                    "the `iss` its tokens carry is required".to_owned(),
+                );
+                String::new()
+            }
+        };
+        if audiences.is_empty() || audiences.iter().any(String::is_empty) {
+            self.error(
+                &["audiences"],
+                "name at least one audience (`aud`); tokens for other audiences are refused"
+                    .to_owned(),
+            );
+        }
+        let mut algorithms = Vec::new();
+        if algorithm_names.is_empty() {
+            self.error(&["algorithms"], "pin at least one algorithm".to_owned());
+        }
+        for (i, a) in algorithm_names.iter().enumerate() {
+            match Algorithm::from_name(a) {
+                Some(alg) if !algorithms.contains(&alg) => algorithms.push(alg),
+                Some(_) => {}
+                None if a.eq_ignore_ascii_case("none") => self.at(Segment::Key("algorithms".into()), |cx| {
+                    cx.at(Segment::Index(i), |cx| {
+                        cx.error(&[], "`none` is never accepted: unsigned tokens prove nothing".to_owned())
+                    })
+                }),
+                None => self.at(Segment::Key("algorithms".into()), |cx| {
+                    cx.at(Segment::Index(i), |cx| {
+                        cx.error(
+                            &[],
+                            format!(
+                                "unknown algorithm `{a}`: use HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA"
+                            ),
+                        )
+                    })
+                }),
+            }
+        }
+        let keys = self.issuer_keys(spec, access.is_some(), &algorithms);
+        let sources = match &spec.token_from {
+            None => default_sources,
+            Some(list) => self.key("token_from", |cx| {
+                if list.is_empty() {
+                    cx.error(&[], "name at least one place to look for tokens".to_owned());
+                }
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(i, src)| cx.at(Segment::Index(i), |cx| cx.token_source(src)))
+                    .collect()
+            }),
+        };
+        let leeway = spec.leeway_seconds.unwrap_or(DEFAULT_LEEWAY_SECONDS);
+        if leeway > MAX_LEEWAY_SECONDS {
+            self.error(
+                &["leeway_seconds"],
+                format!("a leeway of {leeway} s is more than the {MAX_LEEWAY_SECONDS} s allowed"),
+            );
+        }
+        if spec.max_lifetime_seconds == Some(0) {
+            self.error(
+                &["max_lifetime_seconds"],
+                "a maximum lifetime must be positive".to_owned(),
+            );
+        }
+        let required = spec
+            .required_claims
+            .clone()
+            .unwrap_or_else(|| vec!["exp".to_owned()]);
+        if !required.iter().any(|c| c == "exp") {
+            self.warn(
+                &["required_claims"],
+                "`exp` is not required: tokens without an expiry are accepted forever".to_owned(),
+            );
+        }
+        let max_token_bytes = spec.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+        if max_token_bytes == 0 || max_token_bytes > MAX_TOKEN_BYTES_LIMIT {
+            self.error(
+                &["max_token_bytes"],
+                format!("`max_token_bytes` must be 1 to {MAX_TOKEN_BYTES_LIMIT}"),
+            );
+        }
+        let forward = self.key("forward_claims", |cx| {
+            spec.forward_claims
+                .iter()
+                .filter_map(|(claim, header)| {
+                    cx.key(claim, |cx| {
+                        let path = cx.claim_path_str(claim)?;
+                        let header = cx.header_name(header, true)?;
+                        Some(ForwardClaim { path, header })
+                    })
+                })
+                .collect()
+        });
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Issuer {
+            name: name.to_owned(),
+            claim_rules: ClaimRules {
+                issuer: iss,
+                audiences,
+                leeway,
+                max_lifetime: spec.max_lifetime_seconds,
+                required,
+            },
+            algorithms,
+            keys: keys?,
+            sources,
+            forward,
+            max_token_bytes,
+        })
+    }
+
+    fn issuer_keys(
+        &mut self,
+        spec: &IssuerSpec,
+        access: bool,
+        algorithms: &[Algorithm],
+    ) -> Option<KeySource> {
+        let cache_seconds = spec
+            .jwks_cache_seconds
+            .unwrap_or(DEFAULT_JWKS_CACHE_SECONDS);
+        let min_refetch_seconds = spec
+            .jwks_min_refetch_seconds
+            .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_SECONDS);
+        let given = [
+            spec.jwks.is_some() || access,
+            spec.jwks_url.is_some(),
+            spec.jwks_url_var.is_some(),
+            !spec.hmac_secrets.is_empty(),
+        ];
+        match given.iter().filter(|g| **g).count() {
+            0 => {
+                self.error(
+                    &[],
+                    "give the issuer's keys: `jwks`, `jwks_url`, `jwks_url_var` or `hmac_secrets`"
+                        .to_owned(),
+                );
+                return None;
+            }
+            1 => {}
+            _ => {
+                self.error(
+                    &[],
+                    "give exactly one of `jwks`, `jwks_url`, `jwks_url_var` and `hmac_secrets`"
+                        .to_owned(),
+                );
+                return None;
+            }
+        }
+        let hmac = !spec.hmac_secrets.is_empty();
+        for (i, alg) in algorithms.iter().enumerate() {
+            if alg.is_hmac() != hmac {
+                let why = if hmac {
+                    format!(
+                        "`{alg}` is not an HMAC algorithm, but this issuer's keys are HMAC secrets"
+                    )
+                } else {
+                    format!("`{alg}` needs an HMAC secret (`hmac_secrets`); an HMAC algorithm over public keys is the classic algorithm-confusion attack")
+                };
+                self.at(Segment::Key("algorithms".into()), |cx| {
+                    cx.at(Segment::Index(i), |cx| cx.error(&[], why))
+                });
+            }
+        }
+        let remote = |url: JwksUrl| {
+            KeySource::Remote(RemoteJwks {
+                url,
+                cache_seconds,
+                min_refetch_seconds,
+            })
+        };
+        if let Some(team) = spec.cloudflare_access.as_ref().map(|a| &a.team) {
+            return Some(remote(JwksUrl::Fixed(format!(
+                "https://{team}.cloudflareaccess.com/cdn-cgi/access/certs"
+            ))));
+        }
+        if let Some(doc) = &spec.jwks {
+            return self.key("jwks", |cx| match jwk::parse_jwks(doc, JwksMode::Bundled) {
+                Ok(parsed) => {
+                    if parsed.keys.is_empty() {
+                        cx.error(&[], "the JWKS holds no keys".to_owned());
+                        return None;
+                    }
+                    for (i, key) in parsed.keys.iter().enumerate() {
+                        if !algorithms.iter().any(|a| key.suits(*a)) {
+                            cx.at(Segment::Key("keys".into()), |cx| {
+                                cx.at(Segment::Index(i), |cx| {
+                                    cx.warn(&[], "this key suits none of the issuer's algorithms, so it is never used".to_owned())
+                                })
+                            });
+                        }
+                    }
+                    Some(KeySource::Bundled(parsed.keys))
+                }
+                Err(e) => {
+                    cx.error(&[], e.to_string());
+                    None
+                }
+            });
+        }
+        if let Some(url) = &spec.jwks_url {
+            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| {
+                    url.strip_prefix(p)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+                });
+            if !(url.starts_with("https://") || loopback) {
+                self.error(
+                    &["jwks_url"],
+                    format!(
+                        "`{url}` must be an https:// URL (plain http only for loopback addresses)"
+                    ),
+                );
+                return None;
+            }
+            return Some(remote(JwksUrl::Fixed(url.clone())));
+        }
+        if let Some(var) = &spec.jwks_url_var {
+            return self
+                .key("jwks_url_var", |cx| cx.binding_name(var))
+                .map(|v| remote(JwksUrl::Var(v)));
+        }
+        let names: Vec<String> = self.key("hmac_secrets", |cx| {
+            spec.hmac_secrets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| cx.at(Segment::Index(i), |cx| cx.binding_name(n)))
+                .collect()
+        });
+        Some(KeySource::HmacSecrets(names))
+    }
+
+    /// A Worker var or secret name: `[A-Za-z_][A-Za-z0-9_]*`.
+    fn binding_name(&mut self, name: &str) -> Option<String> {
+        let ok = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && name.len() <= 128;
+        if !ok {
+            self.error(
+                &[],
+                format!("`{name}` is not a Worker binding name (letters, digits and `_`)"),
+            );
+        }
+        ok.then(|| name.to_owned())
+    }
+
+    /// A header name (RFC 9110 token), lower-cased. With `forwarded`, names the origin relies on for routing or
+    /// authentication are refused.
+    fn header_name(&mut self, name: &str, forwarded: bool) -> Option<String> {
+        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token_char) {
+            self.error(&[], format!("`{name}` is not a valid header name"));
+            return None;
+        }
+        let lower = name.to_ascii_lowercase();
+        const RESERVED: &[&str] = &[
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "upgrade",
+            "te",
+            "trailer",
+            "cookie",
+            "authorization",
+            "origin",
+            "cf-connecting-ip",
+            "x-forwarded-for",
+        ];
+        if forwarded && (RESERVED.contains(&lower.as_str()) || lower.starts_with("cf-")) {
+            self.error(
+                &[],
+                format!("`{name}` cannot carry a claim: the origin or Cloudflare relies on it"),
+            );
+            return None;
+        }
+        Some(lower)
+    }
+
+    fn token_source(&mut self, spec: &TokenSourceSpec) -> Option<TokenSource> {
+        match spec {
+            TokenSourceSpec::AuthorizationBearer => Some(TokenSource::AuthorizationBearer),
+            TokenSourceSpec::Header(h) => self
+                .key("header", |cx| cx.header_name(h, false))
+                .map(TokenSource::Header),
+            TokenSourceSpec::Cookie(c) => {
+                let ok = !c.is_empty()
+                    && c.bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+                if !ok {
+                    self.error(&["cookie"], format!("`{c}` is not a valid cookie name"));
+                }
+                ok.then(|| TokenSource::Cookie(c.clone()))
+            }
+            TokenSourceSpec::Query(q) => {
+                let ok = !q.is_empty()
+                    && q.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+                if !ok {
+                    self.error(
+                        &["query"],
+                        format!("`{q}` must be letters, digits, `-`, `.`, `_` or `~`"),
+                    );
+                }
+                self.warn(
+                    &["query"],
+                    "tokens in URLs end up in logs and browser history; prefer a header or cookie"
+                        .to_owned(),
+                );
+                ok.then(|| TokenSource::Query(q.clone()))
+            }
+        }
+    }
+
+    /// A claim path written as a string: dots separate nested names.
+    fn claim_path_str(&mut self, path: &str) -> Option<Vec<String>> {
+        let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
+        if parts.iter().any(String::is_empty) {
+            self.error(
+                &[],
+                format!("claim path `{path}` has an empty name; write names with dots as an array: [\"{path}\"]"),
+            );
+            return None;
+        }
+        Some(parts)
+    }
+
+    fn strip_headers(&mut self, file: &PolicyFile, issuers: &[Issuer]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (i, h) in file.internal_headers.iter().enumerate() {
+            if let Some(name) = self.at(Segment::Index(i), |cx| cx.header_name(h, true)) {
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        for issuer in issuers {
+            for f in &issuer.forward {
+                if !out.contains(&f.header) {
+                    out.push(f.header.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn token_cond(
+        &mut self,
+        spec: &file::TokenConditionSpec,
+        names: &ListNames<'_>,
+    ) -> Option<TokenCond> {
+        let ids = self.key("issuer", |cx| {
+            cx.resolve(
+                std::slice::from_ref(&spec.issuer),
+                &names.issuer,
+                "issuer",
+                Used::Issuer,
+            )
+        });
+        if spec.claims.len() > MAX_CLAIM_PREDICATES {
+            self.error(
+                &["claims"],
+                format!(
+                    "{} claim tests is more than the {MAX_CLAIM_PREDICATES} allowed",
+                    spec.claims.len()
+                ),
+            );
+        }
+        let claims: Vec<(Vec<String>, ClaimPredicate)> = self.key("claims", |cx| {
+            spec.claims
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| cx.at(Segment::Index(i), |cx| cx.claim(c)))
+                .collect()
+        });
+        Some(TokenCond {
+            issuer: *ids.first()?,
+            claims,
+        })
+    }
+
+    fn claim(&mut self, spec: &ClaimSpec) -> Option<(Vec<String>, ClaimPredicate)> {
+        let path = match &spec.claim {
+            file::Names::One(p) => self.key("claim", |cx| cx.claim_path_str(p))?,
+            file::Names::Many(parts) => {
+                if parts.is_empty() || parts.iter().any(String::is_empty) {
+                    self.error(
+                        &["claim"],
+                        "a claim path needs at least one non-empty name".to_owned(),
+                    );
+                    return None;
+                }
+                parts.clone()
+            }
+        };
+        let scalar = |v: &serde_json::Value| !(v.is_array() || v.is_object());
+        let mut tests: Vec<(&str, Option<ClaimPredicate>)> = Vec::new();
+        if let Some(v) = &spec.equals {
+            tests.push((
+                "equals",
+                scalar(v).then(|| ClaimPredicate::Equals(v.clone())),
+            ));
+        }
+        if let Some(v) = &spec.one_of {
+            let ok = !v.is_empty() && v.iter().all(scalar);
+            tests.push(("one_of", ok.then(|| ClaimPredicate::OneOf(v.clone()))));
+        }
+        if let Some(v) = &spec.contains {
+            tests.push((
+                "contains",
+                scalar(v).then(|| ClaimPredicate::Contains(v.clone())),
+            ));
+        }
+        let words =
+            |v: &Vec<String>| !v.is_empty() && v.iter().all(|w| !w.is_empty() && !w.contains(' '));
+        if let Some(v) = &spec.has_all {
+            tests.push((
+                "has_all",
+                words(v).then(|| ClaimPredicate::HasAll(v.clone())),
+            ));
+        }
+        if let Some(v) = &spec.has_any {
+            tests.push((
+                "has_any",
+                words(v).then(|| ClaimPredicate::HasAny(v.clone())),
+            ));
+        }
+        if let Some(v) = spec.exists {
+            tests.push(("exists", Some(ClaimPredicate::Exists(v))));
+        }
+        match tests.len() {
+            1 => {}
+            0 => {
+                self.error(&[], "give one test: `equals`, `one_of`, `contains`, `has_all`, `has_any` or `exists`".to_owned());
+                return None;
+            }
+            _ => {
+                self.error(
+                    &[],
+                    "give exactly one test per claim entry (add another entry for another test)"
+                        .to_owned(),
+                );
+                return None;
+            }
+        }
+        match tests.pop() {
+            Some((_, Some(pred))) => Some((path, pred)),
+            Some((field, None)) => {
+                let what = match field {
+                    "has_all" | "has_any" => "a non-empty list of words without spaces",
+                    "one_of" => "a non-empty list of strings, numbers, booleans or null",
+                    _ => "a string, number, boolean or null",
+                };
+                self.error(&[field], format!("`{field}` takes {what}"));
+                None
+            }
+            None => None,
+        }
+    }
+
     fn unused_lists(&mut self, file: &PolicyFile) {
-        let groups: [(&str, Vec<&String>, &BTreeSet<String>); 4] = [
+        let groups: [(&str, Vec<&String>, &BTreeSet<String>); 5] = [
             ("ip_lists", file.ip_lists.keys().collect(), &self.used_ip),
             (
                 "origin_lists",
@@ -1110,6 +1798,7 @@ impl<'p> Compiler<'p> {
                 &self.used_country,
             ),
             ("asn_lists", file.asn_lists.keys().collect(), &self.used_asn),
+            ("issuers", file.issuers.keys().collect(), &self.used_issuer),
         ];
         let mut found = Vec::new();
         for (group, names, used) in groups {
@@ -1123,7 +1812,11 @@ impl<'p> Compiler<'p> {
             self.key(group, |cx| {
                 cx.warn(
                     &[name.as_str()],
-                    format!("list `{name}` is not used by any rule"),
+                    if group == "issuers" {
+                        format!("issuer `{name}` is not used by any rule and forwards no claims")
+                    } else {
+                        format!("list `{name}` is not used by any rule")
+                    },
                 )
             });
         }
@@ -1173,6 +1866,7 @@ struct ListNames<'a> {
     origin: Vec<&'a str>,
     country: Vec<&'a str>,
     asn: Vec<&'a str>,
+    issuer: Vec<&'a str>,
 }
 
 #[derive(Clone, Copy)]
@@ -1181,6 +1875,7 @@ enum Used {
     Origin,
     Country,
     Asn,
+    Issuer,
 }
 
 #[cfg(test)]
