@@ -1,17 +1,29 @@
 //! The edge adapter: the only module that knows `worker` types.
 //!
 //! Request in, facts out; decision in, response out. It holds no policy logic: what to decide is the engine's,
-//! what a denial looks like is [`crate::engine::render`]'s. It must fail closed: anything unexpected (the policy
-//! did not load, a JS exception) ends in a JSON 503, never in a forwarded request.
+//! which tokens verify is [`crate::verify::request`]'s, what a denial looks like is [`crate::engine::render`]'s.
+//! Its own work is I/O: reading Worker secrets and vars, fetching JWKS documents, forwarding. It must fail
+//! closed: anything unexpected (the policy did not load, no keys, a JS exception) ends in a JSON 503, never in a
+//! forwarded request.
+
+mod keys;
+
+use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use worker::{event, Context, Env, Request, Response, Result};
 
 use crate::engine::{render, split_url, Decision, HeaderList, RequestFacts, UnixTime, UrlParts};
 use crate::policy::Policy;
+use keys::Isolate;
 
 /// Where allowed requests go: the request's own URL unless the `ORIGIN_URL` var names a base URL.
 const ORIGIN_URL_VAR: &str = "ORIGIN_URL";
+
+thread_local! {
+    /// Per-isolate state: the verifier's imported keys, verified tokens, JWKS documents, HMAC secrets.
+    static ISOLATE: Rc<Isolate> = Rc::new(Isolate::default());
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -48,6 +60,18 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
             headers.append(name, &value);
         }
     }
+    let now = UnixTime((started / 1000.0) as u64);
+    let isolate = ISOLATE.with(Rc::clone);
+    let tokens = match isolate
+        .verify(policy, &headers, parts.query, now, env)
+        .await
+    {
+        Ok(tokens) => tokens,
+        Err(detail) => {
+            worker::console_error!("edge-access: failing closed: {detail}");
+            return failure(503, "filter_unavailable", &request_id);
+        }
+    };
     let cf = req.cf();
     let country = cf.and_then(|cf| cf.country());
     let facts = RequestFacts {
@@ -57,25 +81,28 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         headers: &headers,
         country: country.as_deref(),
         asn: cf.and_then(|cf| cf.asn()),
+        tokens: &tokens,
     };
-    let now = UnixTime((started / 1000.0) as u64);
     let decision = policy.evaluate(&facts, now);
     // Workers' clocks do not advance during synchronous work (a Spectre mitigation), so on Cloudflare this reads 0;
     // under `wrangler dev` it is the real evaluation time.
     let eval_us = ((js_sys::Date::now() - started) * 1000.0) as u64;
     log_decision(policy, &decision, &facts, &request_id, eval_us);
     if decision.blocks() {
-        return deny(policy, &decision, &request_id, &method);
+        return deny(policy, &decision, &request_id, &method, parts.host);
     }
-    forward(req, &url, parts, env, &request_id).await
+    forward(req, &url, parts, env, policy, &decision, &request_id).await
 }
 
-/// Sends the request on, streaming its body, and returns the upstream's response unchanged.
+/// Sends the request on, streaming its body, and returns the upstream's response unchanged. Headers the policy
+/// keeps for itself are removed first, and verified claims added.
 async fn forward(
     req: Request,
     url: &str,
     parts: UrlParts<'_>,
     env: &Env,
+    policy: &Policy,
+    decision: &Decision<'_>,
     request_id: &str,
 ) -> Result<Response> {
     let target = match env.var(ORIGIN_URL_VAR) {
@@ -92,9 +119,16 @@ async fn forward(
         Err(_) => url.to_owned(),
     };
     let inner = req.inner();
+    let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
+    for name in policy.strip_headers() {
+        headers.delete(name)?;
+    }
+    for (name, value) in &decision.identity {
+        headers.set(name, value)?;
+    }
     let init = web_sys::RequestInit::new();
     init.set_method(&inner.method());
-    init.set_headers(&inner.headers());
+    init.set_headers(&headers);
     if let Some(body) = inner.body() {
         init.set_body(&body);
     }
@@ -114,15 +148,20 @@ fn deny(
     decision: &Decision<'_>,
     request_id: &str,
     method: &str,
+    host: &str,
 ) -> Result<Response> {
     let body = render::denial_body(decision, policy, request_id);
     let json = serde_json::to_vec(&body).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    respond(
+    let mut resp = respond(
         decision.status,
         request_id,
         json,
         method.eq_ignore_ascii_case("HEAD"),
-    )
+    )?;
+    if let Some(challenge) = render::www_authenticate(decision, policy, host) {
+        resp.headers_mut().set("www-authenticate", &challenge)?;
+    }
+    Ok(resp)
 }
 
 /// A JSON error the filter itself produced (upstream down, filter unavailable).

@@ -14,12 +14,14 @@
 )]
 
 pub mod http;
+pub mod jwt;
 pub mod upstream;
 pub mod wrangler;
 
 use std::time::Duration;
 
 pub use http::{send, send_bytes, RawRequest, Response};
+pub use jwt::JwtServer;
 pub use upstream::{big_body, Recorded, Upstream, CASE_HEADER};
 pub use wrangler::{Shutdown, Wrangler, WranglerOptions, PROBE_TAG};
 
