@@ -14,6 +14,7 @@
 )]
 
 mod support;
+mod tokens;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{Case, RawRequest, Response, Upstream, Wrangler, WranglerOptions};
+use support::{Case, JwtServer, RawRequest, Response, Upstream, Wrangler, WranglerOptions};
 
 /// What a case must get.
 #[derive(Clone, Copy, Debug)]
@@ -536,7 +537,19 @@ const SPECIAL: &[(&str, Special)] = &[
 struct Harness {
     root: PathBuf,
     upstream: Upstream,
+    jwt: JwtServer,
     wrangler: Wrangler,
+}
+
+/// The HMAC secret of the `partner` issuer, given to the Worker as a var (as `wrangler secret put` would).
+const PARTNER_SECRET: &str = "partner-secret-for-e2e-tests-only-0123456789";
+
+/// A Worker in front of `upstream` whose `corp` issuer fetches its JWKS from `jwt`.
+fn worker_options(root: &std::path::Path, upstream: &Upstream, jwt: &JwtServer) -> WranglerOptions {
+    options(root)
+        .var("ORIGIN_URL", upstream.base_url())
+        .var("CORP_JWKS_URL", jwt.jwks_url())
+        .var("PARTNER_HMAC_SECRET", PARTNER_SECRET)
 }
 
 fn options(root: &std::path::Path) -> WranglerOptions {
@@ -553,7 +566,14 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let upstream = Upstream::start();
-    let wrangler = match Wrangler::start(options(&root).var("ORIGIN_URL", upstream.base_url())) {
+    let jwt = match JwtServer::start(&root) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("e2e: the JWKS server did not start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let wrangler = match Wrangler::start(worker_options(&root, &upstream, &jwt)) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("e2e: wrangler dev did not start:\n{e}");
@@ -563,6 +583,7 @@ fn main() -> ExitCode {
     let h = Arc::new(Harness {
         root,
         upstream,
+        jwt,
         wrangler,
     });
     let mut trials: Vec<Trial> = CASES
@@ -572,6 +593,7 @@ fn main() -> ExitCode {
             Trial::test(row.0, move || check_row(&h, row))
         })
         .collect();
+    trials.extend(tokens::trials(&h));
     trials.extend(SPECIAL.iter().map(|(name, f)| {
         let h = Arc::clone(&h);
         let f = *f;

@@ -71,6 +71,29 @@ impl JwtServer {
             .to_owned()
     }
 
+    /// A token signed by `jose` with the given private JWK (whose `kid` goes in the header).
+    pub fn mint_with_private_jwk(
+        &self,
+        alg: &str,
+        private_jwk: &serde_json::Value,
+        claims: serde_json::Value,
+    ) -> String {
+        self.post(
+            "/mint",
+            serde_json::json!({ "alg": alg, "private_jwk": private_jwk, "claims": claims }),
+        )["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
+    /// The JWKS as published now.
+    pub fn jwks(&self) -> serde_json::Value {
+        send(&self.addr, &RawRequest::get("/jwks"))
+            .expect("jwt-server jwks")
+            .json()
+    }
+
     /// Publishes the second generation of keys.
     pub fn rotate(&self) {
         self.post("/rotate", serde_json::json!({}));
