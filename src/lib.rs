@@ -11,6 +11,8 @@
 pub mod bundled;
 pub mod engine;
 pub mod policy;
+pub mod token;
+pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
