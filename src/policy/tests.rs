@@ -264,3 +264,112 @@ fn bundle_round_trip_matches_direct_compile() {
     // A bundle whose blob is missing does not load.
     assert!(Policy::from_bundle(&doc.to_string(), "p.json", "f", &[]).is_err());
 }
+
+/// A policy with one issuer `i` (fields spliced in) and a rule that uses it.
+fn with_issuer(issuer: &str, claims: &str) -> String {
+    format!(
+        r#"{{
+  "version": 1,
+  "issuers": {{ "i": {{ {issuer} }} }},
+  "rules": [ {{ "id": "t", "action": "require", "require": {{ "token": {{ "issuer": "i", "claims": [{claims}] }} }} }} ],
+  "default": {{ "action": "allow" }}
+}}"#
+    )
+}
+
+const JWKS: &str = r#""jwks": { "keys": [ { "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "k1" } ] }"#;
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn issuers_are_checked() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"]"#;
+    let cases: &[(String, &str, &str)] = &[
+        (format!(r#"{base}, "algorithms": ["none"], {JWKS}"#), "", "issuers.i.algorithms[0]: `none` is never accepted: unsigned tokens prove nothing"),
+        (format!(r#"{base}, "algorithms": ["rs256"], {JWKS}"#), "", "issuers.i.algorithms[0]: unknown algorithm `rs256`"),
+        (format!(r#"{base}, "algorithms": ["HS256"], {JWKS}"#), "", "issuers.i.algorithms[0]: `HS256` needs an HMAC secret (`hmac_secrets`); an HMAC algorithm over public keys is the classic algorithm-confusion attack"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], "hmac_secrets": ["S"]"#), "", "issuers.i.algorithms[0]: `EdDSA` is not an HMAC algorithm, but this issuer's keys are HMAC secrets"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"]"#), "", "issuers.i: give the issuer's keys: `jwks`, `jwks_url`, `jwks_url_var` or `hmac_secrets`"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}, "jwks_url": "https://id.example/jwks""#), "", "issuers.i: give exactly one of `jwks`, `jwks_url`, `jwks_url_var` and `hmac_secrets`"),
+        (format!(r#"{base}, "algorithms": ["RS256"], "jwks_url": "http://id.example/jwks""#), "", "issuers.i.jwks_url: `http://id.example/jwks` must be an https:// URL (plain http only for loopback addresses)"),
+        (format!(r#"{base}, "algorithms": ["HS256"], "hmac_secrets": ["not a name"]"#), "", "issuers.i.hmac_secrets[0]: `not a name` is not a Worker binding name (letters, digits and `_`)"),
+        (r#""audiences": ["api"], "algorithms": ["EdDSA"], "jwks": { "keys": [] }"#.to_owned(), "", "issuers.i.issuer: the `iss` its tokens carry is required"),
+        (format!(r#""issuer": "https://id.example", "algorithms": ["EdDSA"], {JWKS}"#), "", "issuers.i.audiences: name at least one audience (`aud`); tokens for other audiences are refused"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}, "leeway_seconds": 7200"#), "", "issuers.i.leeway_seconds: a leeway of 7200 s is more than the 3600 s allowed"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}, "forward_claims": {{ "sub": "Authorization" }}"#), "", "issuers.i.forward_claims.sub: `Authorization` cannot carry a claim: the origin or Cloudflare relies on it"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}, "forward_claims": {{ "a..b": "X-A" }}"#), "", "issuers.i.forward_claims.a..b: claim path `a..b` has an empty name"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}"#), r#"{ "claim": "roles", "contains": "admin", "equals": "x" }"#, "rules[0] (id `t`), field `require.token.claims[0]`: give exactly one test per claim entry (add another entry for another test)"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}"#), r#"{ "claim": "roles" }"#, "rules[0] (id `t`), field `require.token.claims[0]`: give one test: `equals`, `one_of`, `contains`, `has_all`, `has_any` or `exists`"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}"#), r#"{ "claim": "scope", "has_all": ["read write"] }"#, "rules[0] (id `t`), field `require.token.claims[0].has_all`: `has_all` takes a non-empty list of words without spaces"),
+        (format!(r#"{base}, "algorithms": ["EdDSA"], {JWKS}"#), r#"{ "claim": "roles", "equals": ["a"] }"#, "rules[0] (id `t`), field `require.token.claims[0].equals`: `equals` takes a string, number, boolean or null"),
+        (r#""cloudflare_access": { "team": "Acme Corp", "audience": "abc" }"#.to_owned(), "", "issuers.i.cloudflare_access.team: team `Acme Corp` must be the lower-case name before `.cloudflareaccess.com`"),
+        (r#""cloudflare_access": { "team": "acme", "audience": "abc" }, "issuer": "https://x""#.to_owned(), "", "issuers.i.issuer: `issuer` is set by `cloudflare_access`; remove it"),
+    ];
+    for (issuer, claims, want) in cases {
+        let got = errors(&with_issuer(issuer, claims));
+        assert!(
+            got.iter()
+                .any(|e| e.starts_with(&format!("p.json: {want}"))),
+            "issuer {issuer} / claims {claims}:\n want p.json: {want}\n  got {got:#?}"
+        );
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn cloudflare_access_preset_fills_in_the_issuer() {
+    let text = with_issuer(
+        r#""cloudflare_access": { "team": "acme", "audience": "aud-tag-123" }"#,
+        "",
+    );
+    let p = Policy::compile(&text, "p.json").unwrap().policy;
+    let i = &p.issuers()[0];
+    assert_eq!(i.claim_rules.issuer, "https://acme.cloudflareaccess.com");
+    assert_eq!(i.claim_rules.audiences, vec!["aud-tag-123".to_owned()]);
+    assert_eq!(i.algorithms, vec![crate::token::Algorithm::RS256]);
+    assert_eq!(i.claim_rules.leeway, DEFAULT_LEEWAY_SECONDS);
+    assert_eq!(i.claim_rules.required, vec!["exp".to_owned()]);
+    match &i.keys {
+        KeySource::Remote(r) => {
+            assert_eq!(
+                r.url,
+                JwksUrl::Fixed("https://acme.cloudflareaccess.com/cdn-cgi/access/certs".into())
+            );
+            assert_eq!((r.cache_seconds, r.min_refetch_seconds), (600, 60));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        i.sources,
+        vec![
+            crate::token::jwt::TokenSource::Header("cf-access-jwt-assertion".into()),
+            crate::token::jwt::TokenSource::Cookie("CF_Authorization".into()),
+        ]
+    );
+    assert!(p
+        .header_names()
+        .iter()
+        .any(|h| h == "cf-access-jwt-assertion"));
+    assert!(p.header_names().iter().any(|h| h == "cookie"));
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn identity_headers_are_always_stripped() {
+    let text = r#"{
+  "version": 1,
+  "internal_headers": ["X-Internal-Role"],
+  "issuers": { "i": { "issuer": "https://id.example", "audiences": ["api"], "algorithms": ["HS256"],
+                      "hmac_secrets": ["S"], "forward_claims": { "sub": "X-User", "org.id": "X-Org" } } },
+  "default": { "action": "allow" }
+}"#;
+    let c = Policy::compile(text, "p.json").unwrap();
+    assert_eq!(
+        c.policy.strip_headers(),
+        ["x-internal-role", "x-org", "x-user"]
+    );
+    assert!(
+        c.warnings.is_empty(),
+        "an issuer that forwards claims is in use: {:?}",
+        c.warnings
+    );
+}
