@@ -132,6 +132,7 @@ mod cli {
                     country: country.as_deref(),
                     asn,
                     tokens: &edge_access::engine::NoTokens,
+                    limits: &edge_access::engine::NoLimits,
                 };
                 let p = &compiled.policy;
                 let d = p.evaluate(&facts, UnixTime(now));
@@ -155,6 +156,8 @@ mod cli {
                         StepOutcome::RequirementFailed => "requirement failed",
                         StepOutcome::WouldAllow => "would allow (report-only)",
                         StepOutcome::WouldDeny => "would deny (report-only)",
+                        StepOutcome::WithinLimit => "within its rate limit",
+                        StepOutcome::OverLimit => "over its rate limit",
                     };
                     println!(
                         "  rule `{}`: {what}",

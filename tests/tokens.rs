@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use edge_access::engine::{Challenge, HeaderList, RequestFacts, UnixTime};
+use edge_access::engine::{Challenge, HeaderList, NoLimits, RequestFacts, UnixTime};
 use edge_access::policy::{KeySource, Policy};
 use edge_access::token::jwk::VerifyKey;
 use edge_access::verify::request::{verify_tokens, KeyStore, Keys, VerifiedCache};
@@ -141,6 +141,7 @@ async fn decide<V: SignatureVerifier>(
         country: None,
         asn: None,
         tokens: &tokens,
+        limits: &NoLimits,
     };
     let d = policy.evaluate(&facts, now);
     let subject = d

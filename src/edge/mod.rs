@@ -82,6 +82,7 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         country: country.as_deref(),
         asn: cf.and_then(|cf| cf.asn()),
         tokens: &tokens,
+        limits: &NoLimits,
     };
     let decision = policy.evaluate(&facts, now);
     // Workers' clocks do not advance during synchronous work (a Spectre mitigation), so on Cloudflare this reads 0;

@@ -83,6 +83,29 @@ impl TokenLookup for NoTokens {
     }
 }
 
+/// Which `limit` rules' rate limits this request is over (by rule position). The Worker asks the Rate Limiting
+/// bindings for the checks [`crate::policy::Policy::limit_checks`] lists, before the engine runs.
+pub trait LimitLookup {
+    fn over_limit(&self, rule: usize) -> bool;
+}
+
+/// No rate limit is exceeded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLimits;
+
+impl LimitLookup for NoLimits {
+    fn over_limit(&self, _rule: usize) -> bool {
+        false
+    }
+}
+
+/// Rules whose limits are exceeded, as a list of rule positions.
+impl LimitLookup for [usize] {
+    fn over_limit(&self, rule: usize) -> bool {
+        self.contains(&rule)
+    }
+}
+
 /// The facts of one request.
 #[derive(Clone, Copy)]
 pub struct RequestFacts<'a> {
@@ -100,6 +123,8 @@ pub struct RequestFacts<'a> {
     pub asn: Option<u32>,
     /// Verified tokens, per issuer.
     pub tokens: &'a dyn TokenLookup,
+    /// Exceeded rate limits.
+    pub limits: &'a dyn LimitLookup,
 }
 
 impl std::fmt::Debug for RequestFacts<'_> {

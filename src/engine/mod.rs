@@ -10,15 +10,20 @@ pub mod render;
 use std::net::IpAddr;
 
 pub use facts::{
-    split_url, HeaderList, HeaderSource, NoTokens, RequestFacts, TokenLookup, UnixTime, UrlParts,
+    split_url, HeaderList, HeaderSource, LimitLookup, NoLimits, NoTokens, RequestFacts,
+    TokenLookup, UnixTime, UrlParts,
 };
+
+mod cors;
+mod explain;
+pub use explain::{CondExplanation, Explanation, RuleExplanation, SeenSummary};
 
 use crate::policy::ip;
 use crate::policy::origin::{self, RequestOrigin};
 use crate::policy::scope;
 use crate::policy::{
-    codes, Action, ClientIpSource, Cond, DefaultDecision, LeafKind, Policy, Rule, Status,
-    TokenCond, DEFAULT_MESSAGE,
+    codes, Action, ClientIpSource, Cond, DefaultDecision, LeafKind, LimitKey, Policy, Rule, Status,
+    TokenCond, DEFAULT_MESSAGE, METHOD_OVERRIDE_HEADERS,
 };
 use crate::token::jwt::{self, ClaimPredicate};
 use crate::token::TokenError;
@@ -50,6 +55,10 @@ pub enum StepOutcome {
     WouldAllow,
     /// A report-only rule would have denied; evaluation went on.
     WouldDeny,
+    /// A limit rule applied and the request is within its limit; evaluation went on.
+    WithinLimit,
+    /// A limit rule applied and the request is over its limit: it decided a denial.
+    OverLimit,
 }
 
 /// One entry of the trace: a rule (by position) and what it did.
@@ -66,6 +75,16 @@ pub enum DecidedBy<'p> {
     Default,
     /// The request could not be evaluated safely (no client IP, an unsafe path).
     Precheck,
+    /// A CORS preflight, answered from the policy's `cors` section.
+    Cors,
+}
+
+/// One rate-limit check for the Worker to make: the rule, the binding to ask, and the key to count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitCheck<'p> {
+    pub rule: usize,
+    pub binding: &'p str,
+    pub key: String,
 }
 
 /// The `WWW-Authenticate` challenge a token denial carries (RFC 6750 section 3).
@@ -100,6 +119,12 @@ pub struct Decision<'p> {
     pub challenge: Option<Challenge>,
     /// For requests that go on to the origin: headers carrying verified claims (lower-case name, value).
     pub identity: Vec<(&'p str, String)>,
+    /// For rate-limit denials: seconds for `Retry-After`.
+    pub retry_after: Option<u32>,
+    /// CORS headers for the response (the preflight answer, or the origin echo added to responses).
+    pub cors: Vec<(&'static str, String)>,
+    /// The request is a CORS preflight the filter answers itself (204 when allowed); it is never forwarded.
+    pub preflight: bool,
 }
 
 impl Decision<'_> {
@@ -129,12 +154,17 @@ impl Decision<'_> {
 struct Seen<'a> {
     client_ip: IpAddr,
     origin: Option<RequestOrigin<'a>>,
+    /// The `Origin` header as sent (for CORS echoes).
+    origin_raw: Option<&'a str>,
     host: &'a str,
-    path: &'a str,
+    path: std::borrow::Cow<'a, str>,
+    /// The method rules see: the request's, or an override the policy honours.
     method: &'a str,
     country: Option<&'a str>,
     asn: Option<u32>,
     tokens: &'a dyn TokenLookup,
+    limits: &'a dyn LimitLookup,
+    headers: &'a dyn HeaderSource,
 }
 
 /// Why a requirement failed: the code to report, and what kind of failure it was (which sets the status and
@@ -171,44 +201,74 @@ impl Policy {
     /// happened when the tokens were verified, so it is kept for rules that may need it.
     pub fn evaluate<'p>(&'p self, facts: &RequestFacts<'_>, now: UnixTime) -> Decision<'p> {
         let _ = now;
-        let client_ip = match self.client_ip(facts.headers) {
-            Ok(ip) => ip,
-            Err(code) => return self.precheck_denial(code, None),
+        let seen = match self.observe(facts) {
+            Ok(seen) => seen,
+            Err((code, client_ip)) => return self.precheck_denial(code, client_ip),
         };
-        let Some(host) = scope::normalize_host(facts.host) else {
-            return self.precheck_denial(codes::HOST_INVALID, Some(client_ip));
-        };
-        let path = match scope::normalize_path(facts.path, &self.path_options) {
-            Ok(p) => p,
-            Err(_) => return self.precheck_denial(codes::PATH_INVALID, Some(client_ip)),
-        };
+        if let Some(preflight) = self.preflight(&seen) {
+            return preflight;
+        }
+        let mut decision = self.decide(&seen);
+        decision.cors = self.cors_headers(&seen);
+        decision
+    }
+
+    /// The facts as the rules see them, or the precheck that refuses the request.
+    fn observe<'a>(
+        &self,
+        facts: &RequestFacts<'a>,
+    ) -> Result<Seen<'a>, (&'static str, Option<IpAddr>)> {
+        let client_ip = self.client_ip(facts.headers).map_err(|code| (code, None))?;
+        let host =
+            scope::normalize_host(facts.host).ok_or((codes::HOST_INVALID, Some(client_ip)))?;
+        let path = scope::normalize_path(facts.path, &self.path_options)
+            .map_err(|_| (codes::PATH_INVALID, Some(client_ip)))?;
         // A browser never sends an Origin that does not parse; one that does not is refused outright, so that a
         // malformed value cannot dodge a rule that denies listed origins.
-        let origin = match facts
-            .headers
-            .get("origin")
-            .map(origin::parse_request_origin)
-        {
+        let origin_raw = facts.headers.get("origin");
+        let origin = match origin_raw.map(origin::parse_request_origin) {
             None => None,
             Some(Ok(origin)) => Some(origin),
-            Some(Err(_)) => return self.precheck_denial(codes::ORIGIN_INVALID, Some(client_ip)),
+            Some(Err(_)) => return Err((codes::ORIGIN_INVALID, Some(client_ip))),
         };
-        let seen = Seen {
+        let mut method = facts.method;
+        if self.upstream.method_override {
+            for name in METHOD_OVERRIDE_HEADERS {
+                if let Some(m) = facts.headers.get(name) {
+                    // An override that is not one method token is refused, not guessed at.
+                    let m = m.trim();
+                    if m.is_empty() || m.parse::<scope::Method>().is_err() {
+                        return Err((codes::METHOD_INVALID, Some(client_ip)));
+                    }
+                    method = m;
+                    break;
+                }
+            }
+        }
+        Ok(Seen {
             client_ip,
             origin,
+            origin_raw: origin_raw.map(str::trim),
             host,
-            path: &path,
-            method: facts.method,
+            path,
+            method,
             country: facts.country,
             asn: facts.asn,
             tokens: facts.tokens,
-        };
+            limits: facts.limits,
+            headers: facts.headers,
+        })
+    }
+
+    /// Runs the rules in order.
+    fn decide<'p>(&'p self, seen: &Seen<'_>) -> Decision<'p> {
+        let client_ip = seen.client_ip;
         let mut trace = Vec::with_capacity(self.rules.len());
         for (i, rule) in self.rules.iter().enumerate() {
-            let (outcome, verdict) = self.step(rule, &seen);
+            let (outcome, verdict) = self.step(i, rule, seen);
             trace.push(Step { rule: i, outcome });
             if let Some(verdict) = verdict {
-                return self.finish(rule, verdict, &seen, trace);
+                return self.finish(rule, verdict, seen, trace);
             }
         }
         let mut decision = match &self.default {
@@ -227,6 +287,9 @@ impl Policy {
                 trace,
                 challenge: None,
                 identity: Vec::new(),
+                retry_after: None,
+                cors: Vec::new(),
+                preflight: false,
             },
         };
         if !decision.blocks() {
@@ -236,7 +299,7 @@ impl Policy {
     }
 
     /// What one rule does: its trace outcome and, when it decides, its verdict.
-    fn step(&self, rule: &Rule, seen: &Seen<'_>) -> (StepOutcome, Option<Verdict>) {
+    fn step(&self, index: usize, rule: &Rule, seen: &Seen<'_>) -> (StepOutcome, Option<Verdict>) {
         let applies = rule.when.as_ref().is_none_or(|c| self.holds(c, seen));
         if !applies {
             return (StepOutcome::NotApplicable, None);
@@ -244,6 +307,10 @@ impl Policy {
         let verdict = match rule.action {
             Action::Allow => Verdict::Allow,
             Action::Deny => Verdict::Deny(Why::plain(rule.derived_code)),
+            Action::Limit if !seen.limits.over_limit(index) => {
+                return (StepOutcome::WithinLimit, None)
+            }
+            Action::Limit => Verdict::Deny(Why::plain(codes::RATE_LIMITED)),
             Action::Require => match &rule.require {
                 Some(req) if self.holds(req, seen) => return (StepOutcome::RequirementMet, None),
                 Some(req) => Verdict::Deny(self.why_not(req, seen)),
@@ -261,6 +328,7 @@ impl Policy {
         let outcome = match (rule.action, verdict) {
             (_, Verdict::Allow) => StepOutcome::Allowed,
             (Action::Require, Verdict::Deny(_)) => StepOutcome::RequirementFailed,
+            (Action::Limit, Verdict::Deny(_)) => StepOutcome::OverLimit,
             (_, Verdict::Deny(_)) => StepOutcome::Denied,
         };
         (outcome, Some(verdict))
@@ -305,6 +373,9 @@ impl Policy {
             trace,
             challenge,
             identity: Vec::new(),
+            retry_after: rule.limit.as_ref().map(|l| l.period_seconds),
+            cors: Vec::new(),
+            preflight: false,
         };
         if !decision.blocks() {
             decision.identity = self.identity(seen.tokens);
@@ -329,6 +400,9 @@ impl Policy {
             trace,
             challenge: None,
             identity: Vec::new(),
+            retry_after: None,
+            cors: Vec::new(),
+            preflight: false,
         }
     }
 
@@ -344,7 +418,53 @@ impl Policy {
             trace: Vec::new(),
             challenge: None,
             identity: Vec::new(),
+            retry_after: None,
+            cors: Vec::new(),
+            preflight: false,
         }
+    }
+
+    /// The rate-limit checks this request needs: one per `limit` rule whose `when` holds. The Worker asks the
+    /// named Rate Limiting bindings and passes the rules that are over their limit to [`Policy::evaluate`]. Every
+    /// limit rule that applies counts the request, wherever it sits in the rule order. A request the prechecks
+    /// refuse needs none.
+    pub fn limit_checks<'p>(&'p self, facts: &RequestFacts<'_>) -> Vec<LimitCheck<'p>> {
+        let Ok(seen) = self.observe(facts) else {
+            return Vec::new();
+        };
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, rule)| {
+                let limit = rule.limit.as_ref()?;
+                if !rule.when.as_ref().is_none_or(|c| self.holds(c, &seen)) {
+                    return None;
+                }
+                // Each source has its own prefix, so a header cannot be made to collide with an address.
+                let by_ip = || format!("ip:{}", seen.client_ip);
+                let key = match &limit.key {
+                    LimitKey::ClientIp => by_ip(),
+                    LimitKey::Header(h) => seen
+                        .headers
+                        .get(h)
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map_or_else(by_ip, |v| format!("header:{v}")),
+                    LimitKey::Claim { issuer, path } => seen
+                        .tokens
+                        .token(*issuer)
+                        .ok()
+                        .and_then(|claims| claims.get(path))
+                        .and_then(header_value)
+                        .map_or_else(by_ip, |v| format!("claim:{v}")),
+                };
+                Some(LimitCheck {
+                    rule: i,
+                    binding: &limit.binding,
+                    key: format!("{}|{key}", rule.id),
+                })
+            })
+            .collect()
     }
 
     /// Headers carrying verified claims, for every issuer that forwards claims and whose token verified.
@@ -433,7 +553,7 @@ impl Policy {
                     .any(|&id| self.asn_lists.get(id).is_some_and(|(_, l)| l.contains(a)))
             }),
             Cond::HostIs(patterns) => patterns.iter().any(|p| p.matches_normalized(seen.host)),
-            Cond::Path(patterns) => patterns.iter().any(|p| p.matches(seen.path)),
+            Cond::Path(patterns) => patterns.iter().any(|p| p.matches(&seen.path)),
             Cond::MethodIs(set) => set.contains(seen.method),
             Cond::Token(t) => match seen.tokens.token(t.issuer) {
                 Ok(claims) => t

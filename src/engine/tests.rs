@@ -1,6 +1,7 @@
 //! Engine cases: one table per policy, run natively and under wasm-bindgen-test.
 
 use super::*;
+use crate::engine::NoLimits;
 use crate::policy::Policy;
 
 #[cfg(target_arch = "wasm32")]
@@ -402,6 +403,7 @@ fn run(policy: &Policy, cases: &[Case]) {
             country: c.country,
             asn: c.asn,
             tokens: &NoTokens,
+            limits: &NoLimits,
         };
         let d = policy.evaluate(&facts, UnixTime(1_800_000_000));
         let got = (d.blocks(), d.status, d.code, d.rule_id());
@@ -435,6 +437,7 @@ fn trace_records_each_rule_considered() {
         country: None,
         asn: None,
         tokens: &NoTokens,
+        limits: &NoLimits,
     };
     let d = policy.evaluate(&facts, UnixTime(0));
     assert!(!d.blocks());
@@ -578,6 +581,7 @@ fn policy_wide_report_only_never_blocks_but_still_decides() {
         country: None,
         asn: None,
         tokens: &NoTokens,
+        limits: &NoLimits,
     };
     let d = policy.evaluate(&facts, UnixTime(0));
     assert_eq!(d.effect, Effect::Deny);
@@ -611,6 +615,7 @@ fn denial_body_hides_what_it_should() {
         country: None,
         asn: None,
         tokens: &NoTokens,
+        limits: &NoLimits,
     };
     let d = policy.evaluate(&facts, UnixTime(0));
     let body = render::denial_body(&d, &policy, "req-1");

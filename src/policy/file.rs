@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 /// The top level of a policy file.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
     /// Editors' JSON Schema hint; ignored by the compiler.
@@ -48,6 +49,15 @@ pub struct PolicyFile {
     /// forwarded (the headers issuers forward claims in are removed too).
     #[serde(default)]
     pub internal_headers: Vec<String>,
+    /// CORS at the edge: preflights answered here, allowed origins echoed on responses.
+    #[serde(default)]
+    pub cors: Option<CorsSpec>,
+    /// Decision logs.
+    #[serde(default)]
+    pub logging: LoggingSpec,
+    /// How allowed requests are sent on.
+    #[serde(default)]
+    pub upstream: UpstreamSpec,
     /// Ordered rules; the first that decides wins.
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
@@ -57,6 +67,7 @@ pub struct PolicyFile {
 
 /// `client_ip`: which header the client address is read from.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClientIpSpec {
     /// `cf-connecting-ip` (default) or `x-forwarded-for`.
@@ -68,6 +79,7 @@ pub struct ClientIpSpec {
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 pub enum ClientIpSourceSpec {
     #[default]
     #[serde(rename = "cf-connecting-ip")]
@@ -78,6 +90,7 @@ pub enum ClientIpSourceSpec {
 
 /// `paths`: normalisation switches; both default to false.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PathSpec {
     /// Treat `;` as an ordinary path character instead of refusing the request.
@@ -90,6 +103,7 @@ pub struct PathSpec {
 
 /// `responses`: what a denial may reveal.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResponsesSpec {
     /// Put the deciding rule's id in denial bodies (`"rule": "..."`). Default false.
@@ -100,8 +114,99 @@ pub struct ResponsesSpec {
     pub realm: Option<String>,
 }
 
+/// `cors`: which origins may call from browsers, with what.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CorsSpec {
+    /// Origin lists whose origins may make cross-origin requests.
+    pub allow_origins: Names,
+    /// Methods a preflight may ask for. Default `["GET", "HEAD", "POST"]`.
+    #[serde(default)]
+    pub allow_methods: Option<Vec<String>>,
+    /// Request headers a preflight may ask for (case-insensitive). Default none beyond the CORS-safelisted ones.
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers scripts may read. Default none.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true`. Default false.
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age` of preflight answers. Default 600.
+    #[serde(default)]
+    pub max_age_seconds: Option<u32>,
+}
+
+/// `logging`: what decision logs hold.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSpec {
+    /// `full` (default), `truncated` (/24 for IPv4, /48 for IPv6) or `omitted`.
+    #[serde(default)]
+    pub client_ip: ClientIpLogging,
+    /// Share of allowed requests logged, 0.0 to 1.0. Default 1.0. Denials are always logged.
+    #[serde(default)]
+    pub sample_allowed: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIpLogging {
+    #[default]
+    Full,
+    Truncated,
+    Omitted,
+}
+
+/// `upstream`: how allowed requests are sent on.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    /// Seconds to wait for the upstream's response headers before answering 504. Default 30.
+    #[serde(default)]
+    pub timeout_seconds: Option<u32>,
+    /// Honour `X-HTTP-Method-Override` (and `X-HTTP-Method`, `X-Method-Override`) when matching methods: the
+    /// rules then see the overriding method. Default false: the headers are ignored for matching and removed
+    /// before forwarding, so an origin cannot be told a method the rules did not see.
+    #[serde(default)]
+    pub method_override: bool,
+}
+
+/// A rate limit: a Workers Rate Limiting binding and what counts as one client.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LimitSpec {
+    /// The binding's name in wrangler.toml (`[[ratelimits]] name = "..."`).
+    pub binding: String,
+    /// What identifies a client. Default `"client_ip"`.
+    #[serde(default)]
+    pub key: Option<LimitKeySpec>,
+    /// The binding's period (10 or 60), sent as `Retry-After`. Default 60.
+    #[serde(default)]
+    pub period_seconds: Option<u32>,
+}
+
+/// What a rate limit counts by.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LimitKeySpec {
+    /// The client IP.
+    ClientIp,
+    /// A request header's value (the client IP when the header is absent).
+    Header(String),
+    /// A verified claim (the client IP when the token is absent or invalid).
+    Claim { issuer: String, claim: Names },
+}
+
 /// One token issuer.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IssuerSpec {
     /// The exact `iss` its tokens carry.
@@ -156,6 +261,7 @@ pub struct IssuerSpec {
 
 /// `cloudflare_access`: the team name (`<team>.cloudflareaccess.com`) and the application's AUD tag.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccessSpec {
     pub team: String,
@@ -164,6 +270,7 @@ pub struct AccessSpec {
 
 /// A place a token is looked for.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenSourceSpec {
     /// `Authorization: Bearer <token>` (RFC 6750).
@@ -178,6 +285,7 @@ pub enum TokenSourceSpec {
 
 /// A token condition: a valid token from `issuer` whose claims satisfy every predicate.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenConditionSpec {
     pub issuer: String,
@@ -187,6 +295,7 @@ pub struct TokenConditionSpec {
 
 /// One claim predicate: the claim's path and exactly one test.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
     /// `"realm_access.roles"` (dots separate nested names) or `["https://example.com/roles"]` (one name per item).
@@ -207,6 +316,7 @@ pub struct ClaimSpec {
 
 /// One rule.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     pub id: String,
@@ -231,18 +341,25 @@ pub struct RuleSpec {
     /// Log what the rule would decide, then carry on as if it had not matched.
     #[serde(default)]
     pub report_only: bool,
+    /// For `limit` rules: the rate limit.
+    #[serde(default)]
+    pub limit: Option<LimitSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionSpec {
     Allow,
     Deny,
     Require,
+    /// Count the request against a rate limit; over the limit, deny (429 unless the rule says otherwise).
+    Limit,
 }
 
 /// `default`: the decision when no rule decides.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DefaultSpec {
     pub action: DefaultActionSpec,
@@ -255,6 +372,7 @@ pub struct DefaultSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DefaultActionSpec {
     Allow,
@@ -263,6 +381,7 @@ pub enum DefaultActionSpec {
 
 /// A condition: an object with exactly one key.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConditionSpec {
     /// Every listed condition holds (an empty list holds).
@@ -297,6 +416,8 @@ pub enum ConditionSpec {
 
 /// One list name or several: `"office"` or `["office", "vpn"]`.
 #[derive(Debug)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[cfg_attr(not(target_arch = "wasm32"), schemars(untagged))]
 pub enum Names {
     One(String),
     Many(Vec<String>),

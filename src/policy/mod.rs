@@ -18,9 +18,10 @@ use crate::token::jwk::{self, JwksMode, VerifyKey};
 use crate::token::jwt::{ClaimPredicate, ClaimRules, TokenSource};
 use crate::token::Algorithm;
 pub use error::{CompileError, Diagnostic, Segment, Severity};
+pub use file::ClientIpLogging;
 use file::{
-    ActionSpec, ClaimSpec, ConditionSpec, DefaultActionSpec, IssuerSpec, PolicyFile, RuleSpec,
-    TokenSourceSpec,
+    ActionSpec, ClaimSpec, ConditionSpec, CorsSpec, DefaultActionSpec, IssuerSpec, LimitKeySpec,
+    LimitSpec, PolicyFile, RuleSpec, TokenSourceSpec,
 };
 use ip::{IpSet, IpSetBuilder};
 use origin::{OriginList, OriginPattern};
@@ -58,6 +59,96 @@ pub struct Policy {
     pub(crate) header_names: Vec<String>,
     pub(crate) strip_headers: Vec<String>,
     pub(crate) realm: Option<String>,
+    pub(crate) cors: Option<Cors>,
+    pub(crate) logging: Logging,
+    pub(crate) upstream: UpstreamSettings,
+}
+
+/// Compiled CORS settings.
+#[derive(Debug)]
+pub(crate) struct Cors {
+    pub origins: Vec<ListId>,
+    pub methods: MethodSet,
+    /// `Access-Control-Allow-Methods` as sent.
+    pub methods_header: String,
+    /// Lower-case allowed request headers.
+    pub headers: Vec<String>,
+    /// `Access-Control-Allow-Headers` as sent (empty: not sent).
+    pub headers_header: String,
+    /// `Access-Control-Expose-Headers` as sent (empty: not sent).
+    pub expose_header: String,
+    pub credentials: bool,
+    pub max_age: u32,
+}
+
+/// Compiled logging settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Logging {
+    pub client_ip: ClientIpLogging,
+    /// Share of allowed requests logged, 0.0 to 1.0.
+    pub sample_allowed: f64,
+}
+
+impl Logging {
+    /// The client IP as the logs show it: full, truncated to its /24 (IPv4) or /48 (IPv6), or not at all.
+    pub fn client_ip(&self, ip: std::net::IpAddr) -> Option<String> {
+        match self.client_ip {
+            ClientIpLogging::Full => Some(ip.to_string()),
+            ClientIpLogging::Omitted => None,
+            ClientIpLogging::Truncated => Some(match ip {
+                std::net::IpAddr::V4(v4) => {
+                    let [a, b, c, _] = v4.octets();
+                    format!("{a}.{b}.{c}.0/24")
+                }
+                std::net::IpAddr::V6(v6) => {
+                    let bits = u128::from(v6) & !((1u128 << 80) - 1);
+                    format!("{}/48", std::net::Ipv6Addr::from(bits))
+                }
+            }),
+        }
+    }
+
+    /// Whether an allowed request is logged, given a uniform random number in `[0, 1)`.
+    pub fn log_allowed(&self, random: f64) -> bool {
+        random < self.sample_allowed
+    }
+}
+
+/// Compiled upstream settings.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamSettings {
+    /// Seconds to wait for the upstream's response headers.
+    pub timeout_seconds: u32,
+    /// Whether method-override headers change the method rules see.
+    pub method_override: bool,
+}
+
+/// Headers that ask an origin to treat a request as another method.
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Default upstream timeout, in seconds.
+pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: u32 = 30;
+/// Default CORS preflight cache time, in seconds.
+pub const DEFAULT_CORS_MAX_AGE: u32 = 600;
+
+/// A rate limit of a `limit` rule.
+#[derive(Debug)]
+pub(crate) struct Limit {
+    pub binding: String,
+    pub key: LimitKey,
+    pub period_seconds: u32,
+}
+
+/// What a rate limit counts by.
+#[derive(Debug)]
+pub(crate) enum LimitKey {
+    ClientIp,
+    Header(String),
+    Claim { issuer: usize, path: Vec<String> },
 }
 
 /// A compiled token issuer.
@@ -150,6 +241,7 @@ pub enum Action {
     Allow,
     Deny,
     Require,
+    Limit,
 }
 
 impl Action {
@@ -158,6 +250,7 @@ impl Action {
             Action::Allow => "allow",
             Action::Deny => "deny",
             Action::Require => "require",
+            Action::Limit => "limit",
         }
     }
 }
@@ -183,6 +276,7 @@ pub(crate) struct Rule {
     /// The code a `deny` rule reports when it sets none, derived from its conditions at compile time.
     pub derived_code: &'static str,
     pub report_only: bool,
+    pub limit: Option<Limit>,
 }
 
 /// The decision when no rule decides.
@@ -249,6 +343,12 @@ pub mod codes {
     pub const ALLOWED: &str = "allowed";
     /// A valid token's claims do not satisfy the rule.
     pub const CLAIM_MISMATCH: &str = "claim_mismatch";
+    /// A method-override header the policy honours does not hold one method.
+    pub const METHOD_INVALID: &str = "method_invalid";
+    /// Over a `limit` rule's rate limit.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// A CORS preflight for an origin, method or header the policy does not allow.
+    pub const CORS_DENIED: &str = "cors_denied";
 }
 
 /// A compiled condition.
@@ -441,6 +541,16 @@ impl Policy {
         &self.issuers
     }
 
+    /// What decision logs hold.
+    pub fn logging(&self) -> Logging {
+        self.logging
+    }
+
+    /// How allowed requests are sent on.
+    pub fn upstream(&self) -> UpstreamSettings {
+        self.upstream
+    }
+
     /// The `realm` for `WWW-Authenticate`, when the policy sets one.
     pub fn realm(&self) -> Option<&str> {
         self.realm.as_deref()
@@ -602,6 +712,7 @@ struct Compiler<'p> {
     used_country: BTreeSet<String>,
     used_asn: BTreeSet<String>,
     used_issuer: BTreeSet<String>,
+    origin_wildcards: BTreeSet<String>,
 }
 
 /// Most host-bit warnings reported per IP list before they are summarised.
@@ -620,6 +731,7 @@ impl<'p> Compiler<'p> {
             used_country: BTreeSet::new(),
             used_asn: BTreeSet::new(),
             used_issuer: BTreeSet::new(),
+            origin_wildcards: BTreeSet::new(),
         }
     }
 
@@ -737,7 +849,51 @@ impl<'p> Compiler<'p> {
                 }
             }
         }
-        let strip_headers = self.key("internal_headers", |cx| cx.strip_headers(file, &issuers));
+        let mut strip_headers = self.key("internal_headers", |cx| cx.strip_headers(file, &issuers));
+        let upstream = self.key("upstream", |cx| cx.upstream(file));
+        if upstream.method_override {
+            header_names.extend(METHOD_OVERRIDE_HEADERS.iter().map(|h| (*h).to_owned()));
+        } else {
+            // Ignored for matching, so never passed on either: the origin must not act on a method the rules
+            // did not see.
+            strip_headers.extend(METHOD_OVERRIDE_HEADERS.iter().map(|h| (*h).to_owned()));
+        }
+        for rule in &rules {
+            if let Some(Limit {
+                key: LimitKey::Header(h),
+                ..
+            }) = &rule.limit
+            {
+                if !header_names.contains(h) {
+                    header_names.push(h.clone());
+                }
+            }
+        }
+        let cors = file
+            .cors
+            .as_ref()
+            .and_then(|c| self.key("cors", |cx| cx.cors(c, &names)));
+        if cors.is_some()
+            && !header_names
+                .iter()
+                .any(|h| h == "access-control-request-method")
+        {
+            header_names.push("access-control-request-method".to_owned());
+            header_names.push("access-control-request-headers".to_owned());
+        }
+        let logging = self.key("logging", |cx| {
+            let sample = file.logging.sample_allowed.unwrap_or(1.0);
+            if !(0.0..=1.0).contains(&sample) {
+                cx.error(
+                    &["sample_allowed"],
+                    format!("`{sample}` is not a share between 0.0 and 1.0"),
+                );
+            }
+            Logging {
+                client_ip: file.logging.client_ip,
+                sample_allowed: sample,
+            }
+        });
         let realm = self.key("responses", |cx| {
             cx.key("realm", |cx| {
                 file.responses.realm.as_ref().and_then(|r| {
@@ -768,6 +924,9 @@ impl<'p> Compiler<'p> {
             header_names,
             strip_headers,
             realm,
+            cors,
+            logging,
+            upstream,
         })
     }
 
@@ -867,6 +1026,9 @@ impl<'p> Compiler<'p> {
                 }
                 OriginList::new(patterns)
             });
+            if list.has_wildcard() {
+                self.origin_wildcards.insert(name.clone());
+            }
             out.push((name.clone(), list));
         }
         out
@@ -982,6 +1144,25 @@ impl<'p> Compiler<'p> {
             ActionSpec::Allow => Action::Allow,
             ActionSpec::Deny => Action::Deny,
             ActionSpec::Require => Action::Require,
+            ActionSpec::Limit => Action::Limit,
+        };
+        let limit = match (&spec.limit, action) {
+            (Some(l), Action::Limit) => self.key("limit", |cx| cx.limit(l, names)),
+            (None, Action::Limit) => {
+                self.error(&["limit"], "a `limit` rule needs a `limit`".to_owned());
+                None
+            }
+            (Some(_), _) => {
+                self.error(
+                    &["limit"],
+                    format!(
+                        "`limit` only applies to `\"action\": \"limit\"` rules, not `{}`",
+                        action.as_str()
+                    ),
+                );
+                None
+            }
+            (None, _) => None,
         };
         let when = spec
             .when
@@ -1014,7 +1195,10 @@ impl<'p> Compiler<'p> {
                 "`status` and `code` have no effect on an `allow` rule".to_owned(),
             );
         }
-        let denial = self.denial(spec.status, spec.code.as_deref(), spec.message.as_deref())?;
+        let mut denial = self.denial(spec.status, spec.code.as_deref(), spec.message.as_deref())?;
+        if action == Action::Limit && denial.status.is_none() {
+            denial.status = Some(Status::TOO_MANY_REQUESTS);
+        }
         let derived_code = when
             .as_ref()
             .and_then(Cond::primary_leaf)
@@ -1025,8 +1209,13 @@ impl<'p> Compiler<'p> {
             when,
             require,
             denial,
-            derived_code,
+            derived_code: if action == Action::Limit {
+                codes::RATE_LIMITED
+            } else {
+                derived_code
+            },
             report_only: spec.report_only,
+            limit,
         })
     }
 
@@ -1782,6 +1971,137 @@ impl<'p> Compiler<'p> {
             }
             None => None,
         }
+    }
+
+    fn upstream(&mut self, file: &PolicyFile) -> UpstreamSettings {
+        let timeout = file
+            .upstream
+            .timeout_seconds
+            .unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECONDS);
+        if timeout == 0 || timeout > 300 {
+            self.error(
+                &["timeout_seconds"],
+                format!("`{timeout}` must be 1 to 300 seconds"),
+            );
+        }
+        UpstreamSettings {
+            timeout_seconds: timeout,
+            method_override: file.upstream.method_override,
+        }
+    }
+
+    fn limit(&mut self, spec: &LimitSpec, names: &ListNames<'_>) -> Option<Limit> {
+        let binding = self.key("binding", |cx| cx.binding_name(&spec.binding))?;
+        let period = spec.period_seconds.unwrap_or(60);
+        if period != 10 && period != 60 {
+            self.error(
+                &["period_seconds"],
+                format!("`{period}` is not a period the Rate Limiting binding offers: 10 or 60"),
+            );
+        }
+        let key = match &spec.key {
+            None | Some(LimitKeySpec::ClientIp) => LimitKey::ClientIp,
+            Some(LimitKeySpec::Header(h)) => LimitKey::Header(
+                self.key("key", |cx| cx.key("header", |cx| cx.header_name(h, false)))?,
+            ),
+            Some(LimitKeySpec::Claim { issuer, claim }) => self.key("key", |cx| {
+                cx.key("claim", |cx| {
+                    let ids = cx.key("issuer", |cx| {
+                        cx.resolve(
+                            std::slice::from_ref(issuer),
+                            &names.issuer,
+                            "issuer",
+                            Used::Issuer,
+                        )
+                    });
+                    let path = match claim {
+                        file::Names::One(p) => cx.key("claim", |cx| cx.claim_path_str(p))?,
+                        file::Names::Many(parts) => parts.clone(),
+                    };
+                    Some(LimitKey::Claim {
+                        issuer: *ids.first()?,
+                        path,
+                    })
+                })
+            })?,
+        };
+        Some(Limit {
+            binding,
+            key,
+            period_seconds: period,
+        })
+    }
+
+    fn cors(&mut self, spec: &CorsSpec, names: &ListNames<'_>) -> Option<Cors> {
+        let origins = self.key("allow_origins", |cx| {
+            cx.resolve(
+                spec.allow_origins.as_slice(),
+                &names.origin,
+                "origin list",
+                Used::Origin,
+            )
+        });
+        let method_names = spec
+            .allow_methods
+            .clone()
+            .unwrap_or_else(|| vec!["GET".into(), "HEAD".into(), "POST".into()]);
+        let methods = self.key("allow_methods", |cx| {
+            cx.patterns(&method_names, |m| {
+                m.parse::<scope::Method>().map_err(|e| e.to_string())
+            })
+        });
+        let methods_header = methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let headers: Vec<String> = self.key("allow_headers", |cx| {
+            spec.allow_headers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| cx.at(Segment::Index(i), |cx| cx.header_name(h, false)))
+                .collect()
+        });
+        let expose: Vec<String> = self.key("expose_headers", |cx| {
+            spec.expose_headers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| cx.at(Segment::Index(i), |cx| cx.header_name(h, false)))
+                .collect()
+        });
+        if spec.allow_credentials {
+            // Never `*` with credentials: origin lists cannot hold `*`, but a wildcard subdomain pattern with
+            // credentials trusts every subdomain with the user's cookies.
+            for id in &origins {
+                let wildcard = names
+                    .origin
+                    .get(*id)
+                    .is_some_and(|n| self.origin_wildcards.contains(*n));
+                if wildcard {
+                    self.warn(
+                        &["allow_credentials"],
+                        "credentials are allowed for a list with wildcard origins: every matching subdomain can make credentialed requests".to_owned(),
+                    );
+                }
+            }
+        }
+        let max_age = spec.max_age_seconds.unwrap_or(DEFAULT_CORS_MAX_AGE);
+        if max_age > 86_400 {
+            self.error(
+                &["max_age_seconds"],
+                "`max_age_seconds` must be at most 86400".to_owned(),
+            );
+        }
+        Some(Cors {
+            origins,
+            methods_header,
+            methods: MethodSet::new(methods),
+            headers_header: headers.join(", "),
+            headers,
+            expose_header: expose.join(", "),
+            credentials: spec.allow_credentials,
+            max_age,
+        })
     }
 
     fn unused_lists(&mut self, file: &PolicyFile) {
