@@ -13,7 +13,13 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use worker::{event, Context, Env, Request, Response, Result};
 
-use crate::engine::{render, split_url, Decision, HeaderList, RequestFacts, UnixTime, UrlParts};
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+
+use crate::engine::{
+    render, split_url, Decision, Effect, HeaderList, NoLimits, RequestFacts, UnixTime, UrlParts,
+};
 use crate::policy::Policy;
 use keys::Isolate;
 
@@ -74,7 +80,7 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
     };
     let cf = req.cf();
     let country = cf.and_then(|cf| cf.country());
-    let facts = RequestFacts {
+    let mut facts = RequestFacts {
         method: &method,
         host: parts.host,
         path: parts.path,
@@ -84,15 +90,65 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         tokens: &tokens,
         limits: &NoLimits,
     };
+    let over = match over_limits(policy, &facts, env).await {
+        Ok(over) => over,
+        Err(detail) => {
+            worker::console_error!("edge-access: failing closed: {detail}");
+            return failure(503, "filter_unavailable", &request_id);
+        }
+    };
+    facts.limits = &over;
     let decision = policy.evaluate(&facts, now);
     // Workers' clocks do not advance during synchronous work (a Spectre mitigation), so on Cloudflare this reads 0;
     // under `wrangler dev` it is the real evaluation time.
     let eval_us = ((js_sys::Date::now() - started) * 1000.0) as u64;
     log_decision(policy, &decision, &facts, &request_id, eval_us);
-    if decision.blocks() {
+    if decision.preflight && decision.effect == Effect::Allow {
+        return preflight(&decision, &request_id);
+    }
+    if decision.blocks() || decision.preflight {
         return deny(policy, &decision, &request_id, &method, parts.host);
     }
     forward(req, &url, parts, env, policy, &decision, &request_id).await
+}
+
+/// Asks the Rate Limiting bindings for every limit rule that applies; returns the rules over their limit. A
+/// binding that is missing or fails is an internal failure: the caller fails closed.
+async fn over_limits(
+    policy: &Policy,
+    facts: &RequestFacts<'_>,
+    env: &Env,
+) -> std::result::Result<Vec<usize>, String> {
+    let mut over = Vec::new();
+    for check in policy.limit_checks(facts) {
+        let limiter = env.rate_limiter(check.binding).map_err(|_| {
+            format!(
+                "rate limiting binding `{}` is not configured",
+                check.binding
+            )
+        })?;
+        let outcome = limiter
+            .limit(check.key)
+            .await
+            .map_err(|_| format!("rate limiting binding `{}` failed", check.binding))?;
+        if !outcome.success {
+            over.push(check.rule);
+        }
+    }
+    Ok(over)
+}
+
+/// The answer to an allowed CORS preflight: 204 with the CORS headers, never forwarded.
+fn preflight(decision: &Decision<'_>, request_id: &str) -> Result<Response> {
+    let headers = worker::Headers::new();
+    for (name, value) in &decision.cors {
+        headers.set(name, value)?;
+    }
+    headers.set(render::REQUEST_ID_HEADER, request_id)?;
+    Ok(Response::builder()
+        .with_status(204)
+        .with_headers(headers)
+        .empty())
 }
 
 /// Sends the request on, streaming its body, and returns the upstream's response unchanged. Headers the policy
@@ -135,13 +191,55 @@ async fn forward(
     }
     init.set_redirect(web_sys::RequestRedirect::Manual);
     let outbound = web_sys::Request::new_with_str_and_init(&target, &init)?;
-    match worker::Fetch::Request(Request::from(outbound)).send().await {
-        Ok(resp) => Ok(resp),
-        Err(e) => {
+    // The timeout covers the wait for the response headers only: a long streamed body is not cut off.
+    let controller = worker::AbortController::default();
+    let signal = controller.signal();
+    let fetch = worker::Fetch::Request(Request::from(outbound));
+    let send = fetch.send_with_signal(&signal);
+    let timeout = worker::Delay::from(Duration::from_secs(u64::from(
+        policy.upstream().timeout_seconds,
+    )));
+    futures_util::pin_mut!(send, timeout);
+    let resp = match select(send, timeout).await {
+        Either::Left((Ok(resp), _)) => resp,
+        Either::Left((Err(e), _)) => {
             log_error("edge-access: upstream unreachable:", e);
-            failure(502, "upstream_unavailable", request_id)
+            return failure(502, "upstream_unavailable", request_id);
+        }
+        Either::Right(((), _)) => {
+            controller.abort();
+            worker::console_error!("edge-access: upstream timed out");
+            return failure(504, "upstream_timeout", request_id);
+        }
+    };
+    if decision.cors.is_empty() {
+        return Ok(resp);
+    }
+    with_cors(resp, &decision.cors)
+}
+
+/// The upstream's response with the filter's CORS headers: its own `Access-Control-Allow-Origin` and
+/// `-Credentials` are replaced (the policy decides which origins may read responses), `Vary` is extended.
+/// The body streams through.
+fn with_cors(resp: Response, cors: &[(&'static str, String)]) -> Result<Response> {
+    let inner: web_sys::Response = resp.into();
+    let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
+    headers.delete("access-control-allow-origin")?;
+    headers.delete("access-control-allow-credentials")?;
+    for (name, value) in cors {
+        if *name == "vary" {
+            headers.append(name, value)?;
+        } else {
+            headers.set(name, value)?;
         }
     }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(inner.status());
+    init.set_status_text(&inner.status_text());
+    init.set_headers(&headers);
+    let out =
+        web_sys::Response::new_with_opt_readable_stream_and_init(inner.body().as_ref(), &init)?;
+    Ok(Response::from(out))
 }
 
 fn deny(
@@ -162,6 +260,17 @@ fn deny(
     if let Some(challenge) = render::www_authenticate(decision, policy, host) {
         resp.headers_mut().set("www-authenticate", &challenge)?;
     }
+    if let Some(seconds) = decision.retry_after {
+        resp.headers_mut()
+            .set("retry-after", &seconds.to_string())?;
+    }
+    // An allowed origin may read the denial (so a single-page app can show it); a 404 that hides the resource
+    // stays plain.
+    if decision.status != 404 {
+        for (name, value) in &decision.cors {
+            resp.headers_mut().set(name, value)?;
+        }
+    }
     Ok(resp)
 }
 
@@ -169,6 +278,7 @@ fn deny(
 fn failure(status: u16, code: &str, request_id: &str) -> Result<Response> {
     let message = match status {
         502 => "The upstream service is unavailable",
+        504 => "The upstream service did not answer in time",
         _ => "The service is temporarily unavailable",
     };
     let json = serde_json::json!({ "error": message, "code": code, "request_id": request_id });
@@ -226,10 +336,15 @@ fn log_decision(
     request_id: &str,
     eval_us: u64,
 ) {
+    let logging = policy.logging();
+    // Denials and report-only denials are always logged; allows are sampled.
+    if decision.effect == Effect::Allow && !logging.log_allowed(js_sys::Math::random()) {
+        return;
+    }
     let line = serde_json::json!({
         "time": js_sys::Date::new_0().to_iso_string().as_string(),
         "request_id": request_id,
-        "effect": match decision.effect { crate::engine::Effect::Allow => "allow", crate::engine::Effect::Deny => "deny" },
+        "effect": match decision.effect { Effect::Allow => "allow", Effect::Deny => "deny" },
         "rule": decision.rule_id(),
         "code": decision.code,
         "status": decision.status,
@@ -239,7 +354,7 @@ fn log_decision(
         "host": facts.host,
         "path": facts.path,
         "country": facts.country,
-        "client_ip": decision.client_ip.map(|ip| ip.to_string()),
+        "client_ip": decision.client_ip.and_then(|ip| logging.client_ip(ip)),
         "policy": policy.fingerprint(),
         "eval_us": eval_us,
     });

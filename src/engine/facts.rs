@@ -100,7 +100,7 @@ impl LimitLookup for NoLimits {
 }
 
 /// Rules whose limits are exceeded, as a list of rule positions.
-impl LimitLookup for [usize] {
+impl LimitLookup for Vec<usize> {
     fn over_limit(&self, rule: usize) -> bool {
         self.contains(&rule)
     }

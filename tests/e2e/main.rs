@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+mod edge;
 mod support;
 mod tokens;
 
@@ -560,6 +561,8 @@ fn options(root: &std::path::Path) -> WranglerOptions {
     });
     WranglerOptions::new(root, main, "2026-04-01")
         .cf(serde_json::json!({ "country": "NL", "asn": 13335, "colo": "AMS" }))
+        // The binding the e2e policy's `login-limit` rule names; wrangler dev simulates it locally.
+        .toml("[[ratelimits]]\nname = \"LOGIN_LIMITER\"\nnamespace_id = \"1001\"\nsimple = { limit = 3, period = 60 }\n")
 }
 
 fn main() -> ExitCode {
@@ -594,6 +597,7 @@ fn main() -> ExitCode {
         })
         .collect();
     trials.extend(tokens::trials(&h));
+    trials.extend(edge::trials(&h));
     trials.extend(SPECIAL.iter().map(|(name, f)| {
         let h = Arc::clone(&h);
         let f = *f;
