@@ -208,6 +208,7 @@ impl Isolate {
                 .map(|v| v.to_string())
                 .map_err(|_| format!("var `{name}` (the JWKS URL) is not set")),
         };
+        self.jwks_state(id, |s| s.begin(now.0));
         let result = match url {
             Ok(url) => fetch_keys(&url).await.map_err(|e| format!("{url}: {e}")),
             Err(e) => Err(e),

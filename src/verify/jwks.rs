@@ -20,7 +20,13 @@ pub struct JwksState {
     attempted_at: Option<u64>,
     /// Consecutive failed fetches.
     failures: u32,
+    /// When a fetch now under way started: while it runs, other requests use the keys held instead of starting
+    /// their own. Bounded by [`FETCH_TIMEOUT_SECONDS`], in case the request that started it was cancelled.
+    in_flight_since: Option<u64>,
 }
+
+/// How long a fetch counts as under way.
+pub const FETCH_TIMEOUT_SECONDS: u64 = 10;
 
 /// Why a fetch is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +51,13 @@ impl JwksState {
 
     /// Whether to fetch before checking tokens.
     pub fn due(&self, spec: &RemoteJwks, now: u64) -> Option<FetchReason> {
+        let in_flight = self
+            .in_flight_since
+            .is_some_and(|at| now < at.saturating_add(FETCH_TIMEOUT_SECONDS));
+        if in_flight && self.keys.is_some() {
+            // Another request is refreshing: use the keys held meanwhile.
+            return None;
+        }
         let Some(fetched) = self.fetched_at else {
             // With no keys every token fails, so retry on each request but at most once a second.
             return match self.attempted_at {
@@ -72,8 +85,14 @@ impl JwksState {
         }
     }
 
+    /// Records that a fetch starts.
+    pub fn begin(&mut self, now: u64) {
+        self.in_flight_since = Some(now);
+    }
+
     /// Records a successful fetch.
     pub fn fetched(&mut self, keys: Vec<VerifyKey>, now: u64) {
+        self.in_flight_since = None;
         self.keys = Some(keys.into());
         self.fetched_at = Some(now);
         self.attempted_at = Some(now);
@@ -82,6 +101,7 @@ impl JwksState {
 
     /// Records a failed fetch: the keys held, if any, stay in use.
     pub fn failed(&mut self, now: u64) {
+        self.in_flight_since = None;
         self.attempted_at = Some(now);
         self.failures = self.failures.saturating_add(1);
     }
@@ -146,6 +166,35 @@ mod tests {
         st.fetched(vec![key(), key()], 1700);
         assert_eq!(st.due(&s, 1701), None);
         assert_eq!(st.keys().map(|k| k.len()), Some(2));
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+    fn one_refresh_at_a_time() {
+        let s = spec();
+        let mut st = JwksState::default();
+        st.begin(0);
+        assert_eq!(
+            st.due(&s, 0),
+            Some(FetchReason::Empty),
+            "with no keys, nothing else to use"
+        );
+        st.fetched(vec![key()], 0);
+        assert_eq!(st.due(&s, 600), Some(FetchReason::Stale));
+        st.begin(600);
+        assert_eq!(
+            st.due(&s, 601),
+            None,
+            "a refresh is under way: use the keys held"
+        );
+        assert_eq!(st.due(&s, 609), None);
+        assert_eq!(
+            st.due(&s, 610),
+            Some(FetchReason::Stale),
+            "a refresh that never finished stops counting"
+        );
+        st.fetched(vec![key()], 611);
+        assert_eq!(st.due(&s, 612), None);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
