@@ -121,8 +121,8 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize]
     }
 }
 
@@ -140,9 +140,9 @@ fn digest(requests: usize) -> (u64, std::collections::BTreeSet<String>) {
     let mut h = 0xcbf2_9ce4_8422_2325;
     let mut codes = std::collections::BTreeSet::new();
     for _ in 0..requests {
-        let ip = *rng.pick(IPS);
-        let origin = *rng.pick(ORIGINS);
-        let method = *rng.pick(METHODS);
+        let ip = rng.pick(IPS);
+        let origin = rng.pick(ORIGINS);
+        let method = rng.pick(METHODS);
         let mut pairs: Vec<(&str, &str)> = Vec::new();
         if !ip.is_empty() {
             pairs.push(("cf-connecting-ip", ip));
@@ -159,10 +159,10 @@ fn digest(requests: usize) -> (u64, std::collections::BTreeSet<String>) {
         let headers = HeaderList::from_pairs(pairs);
         let facts = RequestFacts {
             method,
-            host: *rng.pick(HOSTS),
-            path: *rng.pick(PATHS),
+            host: rng.pick(HOSTS),
+            path: rng.pick(PATHS),
             headers: &headers,
-            country: *rng.pick(COUNTRIES),
+            country: rng.pick(COUNTRIES),
             asn: None,
             tokens: &NoTokens,
             limits: &NoLimits,
