@@ -36,3 +36,14 @@ else
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.edge-access-lock
 fi
+
+# The browser end-to-end test (tests/e2e/browser.rs) drives Debian's Chromium through playwright-core, which
+# downloads no browser of its own.
+if [[ -x /usr/bin/chromium ]]; then
+  echo "setup: chromium (Debian package, for the browser e2e test): present"
+else
+  as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+  step "setup: apt-get install chromium (Debian's package, for the browser e2e test; about a minute)"
+  as_root apt-get update
+  as_root apt-get install -y --no-install-recommends chromium
+fi

@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+mod browser;
 mod edge;
 mod support;
 mod tokens;
@@ -598,6 +599,7 @@ fn main() -> ExitCode {
         .collect();
     trials.extend(tokens::trials(&h));
     trials.extend(edge::trials(&h));
+    trials.extend(browser::trials(&h));
     trials.extend(SPECIAL.iter().map(|(name, f)| {
         let h = Arc::clone(&h);
         let f = *f;
