@@ -30,9 +30,9 @@ fi
 # node_modules/.edge-access-lock is a copy of the lock file it was installed from.
 if [[ -x node_modules/.bin/wrangler && -x node_modules/.bin/wasm-opt ]] \
   && cmp -s package-lock.json node_modules/.edge-access-lock; then
-  echo "setup: npm packages (wrangler, binaryen): present"
+  echo "setup: npm packages (wrangler, binaryen, jose, playwright-core): present"
 else
-  step "setup: npm ci (wrangler 4.86.0, binaryen 132.0.0)"
+  step "setup: npm ci (wrangler 4.86.0, binaryen 132.0.0; jose and playwright-core for the tests)"
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.edge-access-lock
 fi
