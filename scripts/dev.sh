@@ -7,6 +7,17 @@ cd "$ROOT"
 PORT="${PORT:-8787}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-8788}"
 
+# The demo policy's `demo` issuer takes HS256 tokens signed with this secret. Local development only: on
+# Cloudflare, set a real one with `wrangler secret put DEMO_JWT_SECRET` (or remove the issuer).
+DEMO_JWT_SECRET="demo-secret-for-local-development-only-0123456789"
+step "dev: building the edge-access CLI to mint demo tokens"
+cargo build -q --bin edge-access
+cli="$ROOT/target/debug/edge-access"
+mint() { "$cli" token --secret "$DEMO_JWT_SECRET" --iss https://demo.edge-access.local --aud demo-api \
+  --sub demo-user --ttl 86400 --claim "roles=$1"; }
+reader_token=$(mint '["reader"]')
+admin_token=$(mint '["reader","admin"]')
+
 PORT="$UPSTREAM_PORT" node dev/upstream.mjs &
 upstream=$!
 trap 'kill "$upstream" 2>/dev/null || true' EXIT INT TERM
@@ -30,7 +41,21 @@ http://127.0.0.1:$UPSTREAM_PORT. Once wrangler says "Ready", try these in anothe
   # browsers may call only from our own apps -> 403 {"code":"origin_denied"}
   curl -i $base/api -H 'CF-Connecting-IP: 198.51.100.7' -H 'Origin: https://app.example.com.evil.net'
 
+  # /api/private needs a demo token: without one -> 401 with WWW-Authenticate; with one the upstream sees
+  # X-Auth-Subject: demo-user (a client's own X-Auth-Subject is always removed)
+  curl -i $base/api/private/profile -H 'CF-Connecting-IP: 198.51.100.7'
+  curl -i $base/api/private/profile -H 'CF-Connecting-IP: 198.51.100.7' -H 'X-Auth-Subject: admin' \
+    -H 'Authorization: Bearer $reader_token'
+
+  # /api/admin needs the admin role: the reader token -> 403 {"code":"claim_mismatch"}, the admin token -> 200
+  curl -i $base/api/admin/users -H 'CF-Connecting-IP: 198.51.100.7' -H 'Authorization: Bearer $reader_token'
+  curl -i $base/api/admin/users -H 'CF-Connecting-IP: 198.51.100.7' -H 'Authorization: Bearer $admin_token'
+
+  # why a request is decided as it is (the same engine, natively):
+  cargo run -q -- explain --url http://127.0.0.1:$PORT/admin/users --ip 198.51.100.7
+
 Each decision is logged below as one JSON line.
 
 TXT
-CI=true npx wrangler dev --ip 127.0.0.1 --port "$PORT" --var "ORIGIN_URL:http://127.0.0.1:$UPSTREAM_PORT"
+CI=true npx wrangler dev --ip 127.0.0.1 --port "$PORT" --var "ORIGIN_URL:http://127.0.0.1:$UPSTREAM_PORT" \
+  --var "DEMO_JWT_SECRET:$DEMO_JWT_SECRET"
