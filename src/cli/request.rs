@@ -11,8 +11,7 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use edge_access::engine::{
-    render, split_url, Effect, Explanation, HeaderList, HeaderSource, RequestFacts, TokenLookup,
-    UnixTime,
+    render, split_url, Explanation, HeaderList, HeaderSource, RequestFacts, TokenLookup, UnixTime,
 };
 use edge_access::policy::file::{ActionSpec, PolicyFile};
 use edge_access::policy::Policy;
@@ -20,7 +19,7 @@ use edge_access::token::TokenError;
 use edge_access::verify::now_or_never;
 use edge_access::verify::request::{verify_tokens, TokenResults, VerifiedCache};
 use edge_access::verify::rustcrypto::RustCryptoVerifier;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::keys::Keyring;
 use super::{check, did_you_mean, CliError, Style};
@@ -256,34 +255,13 @@ fn token_summary(policy: &Policy, results: &TokenResults) -> Vec<(String, &'stat
 
 /// The Worker's fail-closed answer.
 fn failure_action(request_id: &str) -> WorkerAction {
-    let body = json!({
-        "error": "The service is temporarily unavailable",
-        "code": "filter_unavailable",
-        "request_id": request_id,
-    });
-    WorkerAction {
-        forwarded: false,
-        status: Some(503),
-        body_text: Some(body.to_string()),
-        body: Some(body),
-        response_headers: denial_headers(request_id),
-        added: Vec::new(),
-        removed: Vec::new(),
-    }
+    from_plan(
+        render::failure(503, "filter_unavailable", request_id),
+        &HeaderList::default(),
+    )
 }
 
-fn denial_headers(request_id: &str) -> Vec<(String, String)> {
-    let mut out = vec![("content-type".to_owned(), render::CONTENT_TYPE.to_owned())];
-    out.extend(
-        render::DENIAL_HEADERS
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
-    );
-    out.push((render::REQUEST_ID_HEADER.to_owned(), request_id.to_owned()));
-    out
-}
-
-/// What the Worker sends for a decision (mirrors the edge adapter).
+/// What the Worker sends for a decision: the very plan the edge adapter carries out.
 fn worker_action(
     policy: &Policy,
     explanation: &Explanation<'_>,
@@ -291,67 +269,51 @@ fn worker_action(
     host: &str,
     request_id: &str,
 ) -> WorkerAction {
-    let d = &explanation.decision;
+    // The CLI shows the body a GET would get; for HEAD the Worker sends the same headers without it.
+    from_plan(
+        render::plan(&explanation.decision, policy, host, request_id, false),
+        request,
+    )
+}
+
+fn from_plan(plan: render::Plan<'_>, request: &HeaderList) -> WorkerAction {
     let owned = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(n, v)| ((*n).to_owned(), v.clone()))
             .collect()
     };
-    if d.preflight && d.effect == Effect::Allow {
-        let mut headers = owned(&d.cors);
-        headers.push((render::REQUEST_ID_HEADER.to_owned(), request_id.to_owned()));
-        return WorkerAction {
-            forwarded: false,
-            status: Some(204),
+    match plan {
+        render::Plan::Respond {
+            status,
+            headers,
+            body,
+        } => {
+            let body_text = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+            WorkerAction {
+                forwarded: false,
+                status: Some(status),
+                body: body_text
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok()),
+                body_text,
+                response_headers: owned(&headers),
+                added: Vec::new(),
+                removed: Vec::new(),
+            }
+        }
+        render::Plan::Forward { strip, add, cors } => WorkerAction {
+            forwarded: true,
+            status: None,
             body: None,
             body_text: None,
-            response_headers: headers,
-            added: Vec::new(),
-            removed: Vec::new(),
-        };
-    }
-    if d.blocks() || d.preflight {
-        let rendered = render::denial_body(d, policy, request_id);
-        let body = serde_json::to_value(&rendered).ok();
-        let body_text = serde_json::to_string(&rendered).ok();
-        let mut headers = denial_headers(request_id);
-        if let Some(challenge) = render::www_authenticate(d, policy, host) {
-            headers.push(("www-authenticate".to_owned(), challenge));
-        }
-        if let Some(seconds) = d.retry_after {
-            headers.push(("retry-after".to_owned(), seconds.to_string()));
-        }
-        if d.status != 404 {
-            headers.extend(owned(&d.cors));
-        }
-        return WorkerAction {
-            forwarded: false,
-            status: Some(d.status),
-            body,
-            body_text,
-            response_headers: headers,
-            added: Vec::new(),
-            removed: Vec::new(),
-        };
-    }
-    let removed = policy
-        .strip_headers()
-        .iter()
-        .filter(|name| request.get(name).is_some())
-        .cloned()
-        .collect();
-    WorkerAction {
-        forwarded: true,
-        status: None,
-        body: None,
-        body_text: None,
-        response_headers: owned(&d.cors),
-        added: d
-            .identity
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), v.clone()))
-            .collect(),
-        removed,
+            response_headers: owned(cors),
+            added: owned(add),
+            removed: strip
+                .iter()
+                .filter(|name| request.get(name).is_some())
+                .cloned()
+                .collect(),
+        },
     }
 }

@@ -103,13 +103,31 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
     // under `wrangler dev` it is the real evaluation time.
     let eval_us = ((js_sys::Date::now() - started) * 1000.0) as u64;
     log_decision(policy, &decision, &facts, &request_id, eval_us);
-    if decision.preflight && decision.effect == Effect::Allow {
-        return preflight(&decision, &request_id);
+    match render::plan(
+        &decision,
+        policy,
+        parts.host,
+        &request_id,
+        method.eq_ignore_ascii_case("HEAD"),
+    ) {
+        render::Plan::Respond {
+            status,
+            headers,
+            body,
+        } => respond(status, &headers, body),
+        render::Plan::Forward { strip, add, cors } => {
+            forward(
+                req,
+                &url,
+                parts,
+                env,
+                policy,
+                (strip, add, cors),
+                &request_id,
+            )
+            .await
+        }
     }
-    if decision.blocks() || decision.preflight {
-        return deny(policy, &decision, &request_id, &method, parts.host);
-    }
-    forward(req, &url, parts, env, policy, &decision, &request_id).await
 }
 
 /// Asks the Rate Limiting bindings for every limit rule that applies; returns the rules over their limit. A
@@ -138,28 +156,22 @@ async fn over_limits(
     Ok(over)
 }
 
-/// The answer to an allowed CORS preflight: 204 with the CORS headers, never forwarded.
-fn preflight(decision: &Decision<'_>, request_id: &str) -> Result<Response> {
-    let headers = worker::Headers::new();
-    for (name, value) in &decision.cors {
-        headers.set(name, value)?;
-    }
-    headers.set(render::REQUEST_ID_HEADER, request_id)?;
-    Ok(Response::builder()
-        .with_status(204)
-        .with_headers(headers)
-        .empty())
-}
-
 /// Sends the request on, streaming its body, and returns the upstream's response unchanged. Headers the policy
 /// keeps for itself are removed first, and verified claims added.
+/// What a forward changes: request headers to remove and to set, CORS headers for the response.
+type ForwardPlan<'a> = (
+    &'a [String],
+    &'a [(&'a str, String)],
+    &'a [(&'static str, String)],
+);
+
 async fn forward(
     req: Request,
     url: &str,
     parts: UrlParts<'_>,
     env: &Env,
     policy: &Policy,
-    decision: &Decision<'_>,
+    (strip, add, cors): ForwardPlan<'_>,
     request_id: &str,
 ) -> Result<Response> {
     let target = match env.var(ORIGIN_URL_VAR) {
@@ -177,10 +189,10 @@ async fn forward(
     };
     let inner = req.inner();
     let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
-    for name in policy.strip_headers() {
+    for name in strip {
         headers.delete(name)?;
     }
-    for (name, value) in &decision.identity {
+    for (name, value) in add {
         headers.set(name, value)?;
     }
     let init = web_sys::RequestInit::new();
@@ -212,10 +224,10 @@ async fn forward(
             return failure(504, "upstream_timeout", request_id);
         }
     };
-    if decision.cors.is_empty() {
+    if cors.is_empty() {
         return Ok(resp);
     }
-    with_cors(resp, &decision.cors)
+    with_cors(resp, cors)
 }
 
 /// The upstream's response with the filter's CORS headers: its own `Access-Control-Allow-Origin` and
@@ -242,60 +254,28 @@ fn with_cors(resp: Response, cors: &[(&'static str, String)]) -> Result<Response
     Ok(Response::from(out))
 }
 
-fn deny(
-    policy: &Policy,
-    decision: &Decision<'_>,
-    request_id: &str,
-    method: &str,
-    host: &str,
-) -> Result<Response> {
-    let body = render::denial_body(decision, policy, request_id);
-    let json = serde_json::to_vec(&body).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let mut resp = respond(
-        decision.status,
-        request_id,
-        json,
-        method.eq_ignore_ascii_case("HEAD"),
-    )?;
-    if let Some(challenge) = render::www_authenticate(decision, policy, host) {
-        resp.headers_mut().set("www-authenticate", &challenge)?;
-    }
-    if let Some(seconds) = decision.retry_after {
-        resp.headers_mut()
-            .set("retry-after", &seconds.to_string())?;
-    }
-    // An allowed origin may read the denial (so a single-page app can show it); a 404 that hides the resource
-    // stays plain.
-    if decision.status != 404 {
-        for (name, value) in &decision.cors {
-            resp.headers_mut().set(name, value)?;
-        }
-    }
-    Ok(resp)
-}
-
-/// A JSON error the filter itself produced (upstream down, filter unavailable).
+/// A JSON error the filter itself produced (upstream down or slow, filter unavailable).
 fn failure(status: u16, code: &str, request_id: &str) -> Result<Response> {
-    let message = match status {
-        502 => "The upstream service is unavailable",
-        504 => "The upstream service did not answer in time",
-        _ => "The service is temporarily unavailable",
-    };
-    let json = serde_json::json!({ "error": message, "code": code, "request_id": request_id });
-    respond(status, request_id, json.to_string().into_bytes(), false)
+    match render::failure(status, code, request_id) {
+        render::Plan::Respond {
+            status,
+            headers,
+            body,
+        } => respond(status, &headers, body),
+        render::Plan::Forward { .. } => Err(worker::Error::RustError(
+            "a failure is never forwarded".into(),
+        )),
+    }
 }
 
-fn respond(status: u16, request_id: &str, body: Vec<u8>, head: bool) -> Result<Response> {
-    let headers = worker::Headers::new();
-    headers.set("content-type", render::CONTENT_TYPE)?;
-    for (name, value) in render::DENIAL_HEADERS {
-        headers.set(name, value)?;
+/// An answer the filter gives itself.
+fn respond(status: u16, headers: &[(&'static str, String)], body: Vec<u8>) -> Result<Response> {
+    let out = worker::Headers::new();
+    for (name, value) in headers {
+        out.set(name, value)?;
     }
-    headers.set(render::REQUEST_ID_HEADER, request_id)?;
-    let builder = Response::builder()
-        .with_status(status)
-        .with_headers(headers);
-    Ok(if head {
+    let builder = Response::builder().with_status(status).with_headers(out);
+    Ok(if body.is_empty() {
         builder.empty()
     } else {
         builder.fixed(body)

@@ -74,3 +74,96 @@ pub fn www_authenticate(decision: &Decision<'_>, policy: &Policy, host: &str) ->
     };
     Some(format!("Bearer realm=\"{realm}\", error=\"{error}\""))
 }
+
+/// What the Worker does with a decided request. The edge adapter only carries it out, and the CLI shows it, so the
+/// two cannot drift apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan<'d> {
+    /// Answer at the edge, without forwarding.
+    Respond {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        /// Empty for a preflight answer and for `HEAD`.
+        body: Vec<u8>,
+    },
+    /// Forward: remove `strip` from the request (if present), set `add` on it, and add `cors` to the upstream's
+    /// response (`vary` appended, the others replacing the upstream's).
+    Forward {
+        strip: &'d [String],
+        add: &'d [(&'d str, String)],
+        cors: &'d [(&'static str, String)],
+    },
+}
+
+/// The headers every answer the filter gives itself carries.
+fn own_headers(request_id: &str) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("content-type", CONTENT_TYPE.to_owned())];
+    headers.extend(DENIAL_HEADERS.iter().map(|(n, v)| (*n, (*v).to_owned())));
+    headers.push((REQUEST_ID_HEADER, request_id.to_owned()));
+    headers
+}
+
+/// The plan for a decision. `host` is the request's host (the default realm); `head` whether the method is HEAD.
+pub fn plan<'d>(
+    decision: &'d Decision<'d>,
+    policy: &'d Policy,
+    host: &str,
+    request_id: &str,
+    head: bool,
+) -> Plan<'d> {
+    if decision.preflight && decision.effect == super::Effect::Allow {
+        let mut headers = decision.cors.clone();
+        headers.push((REQUEST_ID_HEADER, request_id.to_owned()));
+        return Plan::Respond {
+            status: 204,
+            headers,
+            body: Vec::new(),
+        };
+    }
+    if decision.blocks() || decision.preflight {
+        let mut headers = own_headers(request_id);
+        if let Some(challenge) = www_authenticate(decision, policy, host) {
+            headers.push(("www-authenticate", challenge));
+        }
+        if let Some(seconds) = decision.retry_after {
+            headers.push(("retry-after", seconds.to_string()));
+        }
+        // An allowed origin may read the denial (so a single-page app can show it); a 404 that hides the
+        // resource stays plain.
+        if decision.status != 404 {
+            headers.extend(decision.cors.iter().cloned());
+        }
+        let body = if head {
+            Vec::new()
+        } else {
+            // Serialising a struct of strings cannot fail; an empty body would still be a safe denial.
+            serde_json::to_vec(&denial_body(decision, policy, request_id)).unwrap_or_default()
+        };
+        return Plan::Respond {
+            status: decision.status,
+            headers,
+            body,
+        };
+    }
+    Plan::Forward {
+        strip: policy.strip_headers(),
+        add: &decision.identity,
+        cors: &decision.cors,
+    }
+}
+
+/// An answer the filter gives when it cannot decide or forward: 502 (`upstream_unavailable`), 504
+/// (`upstream_timeout`) or 503 (`filter_unavailable`, failing closed).
+pub fn failure(status: u16, code: &str, request_id: &str) -> Plan<'static> {
+    let message = match status {
+        502 => "The upstream service is unavailable",
+        504 => "The upstream service did not answer in time",
+        _ => "The service is temporarily unavailable",
+    };
+    let body = serde_json::json!({ "error": message, "code": code, "request_id": request_id });
+    Plan::Respond {
+        status,
+        headers: own_headers(request_id),
+        body: body.to_string().into_bytes(),
+    }
+}

@@ -643,3 +643,104 @@ fn denial_body_hides_what_it_should() {
         r#"{"error":"You do not have permission to access this resource","code":"ip_denied","request_id":"req-2","rule":"blocklist"}"#
     );
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn the_plan_is_what_the_worker_sends() {
+    let text = POLICY.replacen(
+        "\"version\": 1,",
+        r#""version": 1, "internal_headers": ["X-Internal"], "cors": { "allow_origins": "apps", "allow_methods": ["PUT"] },"#,
+        1,
+    );
+    let policy = compile(&text);
+    let decide = |method: &'static str,
+                  path: &'static str,
+                  pairs: &'static [(&'static str, &'static str)]| {
+        let headers = HeaderList::from_pairs(pairs.iter().copied());
+        let facts = RequestFacts {
+            method,
+            host: "api.example.com:8443",
+            path,
+            headers: &headers,
+            country: None,
+            asn: None,
+            tokens: &NoTokens,
+            limits: &NoLimits,
+        };
+        let d = policy.evaluate(&facts, UnixTime(0));
+        match render::plan(&d, &policy, "api.example.com:8443", "rid", method == "HEAD") {
+            render::Plan::Respond {
+                status,
+                headers,
+                body,
+            } => (
+                status,
+                headers
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .collect::<Vec<_>>(),
+                String::from_utf8(body).unwrap(),
+            ),
+            render::Plan::Forward { strip, add, cors } => (
+                0,
+                strip
+                    .iter()
+                    .map(|s| format!("-{s}"))
+                    .chain(add.iter().map(|(n, v)| format!("+{n}: {v}")))
+                    .chain(cors.iter().map(|(n, v)| format!("{n}: {v}")))
+                    .collect(),
+                String::new(),
+            ),
+        }
+    };
+    let own: Vec<String> = [
+        "content-type: application/json; charset=utf-8",
+        "cache-control: no-store",
+        "x-content-type-options: nosniff",
+        "x-request-id: rid",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+
+    let (status, headers, body) = decide("GET", "/", &[("cf-connecting-ip", "192.0.2.1")]);
+    assert_eq!((status, headers.as_slice()), (403, own.as_slice()));
+    assert!(body.contains(r#""code":"ip_denied""#), "{body}");
+
+    let (status, headers, body) = decide("HEAD", "/", &[("cf-connecting-ip", "192.0.2.1")]);
+    assert_eq!(
+        (status, headers.as_slice(), body.as_str()),
+        (403, own.as_slice(), "")
+    );
+
+    let (status, headers, body) = decide(
+        "OPTIONS",
+        "/x",
+        &[
+            IP_OK,
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "PUT"),
+        ],
+    );
+    assert_eq!(status, 204);
+    assert!(body.is_empty());
+    assert!(
+        headers.contains(&"access-control-allow-origin: https://app.example.com".to_owned()),
+        "{headers:?}"
+    );
+    assert!(headers.contains(&"x-request-id: rid".to_owned()));
+
+    let (status, headers, _) = decide("GET", "/x", &[IP_OK, ("origin", "https://app.example.com")]);
+    assert_eq!(status, 0, "forwarded");
+    assert_eq!(
+        headers,
+        [
+            "-x-internal",
+            "-x-http-method-override",
+            "-x-http-method",
+            "-x-method-override",
+            "vary: Origin",
+            "access-control-allow-origin: https://app.example.com"
+        ]
+    );
+}
