@@ -381,3 +381,37 @@ fn identity_headers_are_always_stripped() {
         c.warnings
     );
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn logs_show_client_ips_as_the_policy_says() {
+    let with = |logging: &str| {
+        let text = format!(
+            r#"{{ "version": 1, "logging": {logging}, "default": {{ "action": "allow" }} }}"#
+        );
+        Policy::compile(&text, "p.json").unwrap().policy.logging()
+    };
+    let v4: std::net::IpAddr = "198.51.100.77".parse().unwrap();
+    let v6: std::net::IpAddr = "2001:db8:1234:5678:9abc::1".parse().unwrap();
+    let full = with("{}");
+    assert_eq!(full.client_ip(v4).as_deref(), Some("198.51.100.77"));
+    let truncated = with(r#"{ "client_ip": "truncated" }"#);
+    assert_eq!(truncated.client_ip(v4).as_deref(), Some("198.51.100.0/24"));
+    assert_eq!(
+        truncated.client_ip(v6).as_deref(),
+        Some("2001:db8:1234::/48")
+    );
+    assert_eq!(with(r#"{ "client_ip": "omitted" }"#).client_ip(v4), None);
+    // Sampling: every allow at 1.0 (the default), none at 0.0, about a share in between.
+    assert!(full.log_allowed(0.999_999));
+    let none = with(r#"{ "sample_allowed": 0.0 }"#);
+    assert!(!none.log_allowed(0.0));
+    let tenth = with(r#"{ "sample_allowed": 0.1 }"#);
+    assert!(tenth.log_allowed(0.05) && !tenth.log_allowed(0.1) && !tenth.log_allowed(0.5));
+    assert_eq!(
+        errors(
+            r#"{ "version": 1, "logging": { "sample_allowed": 1.5 }, "default": { "action": "allow" } }"#
+        ),
+        vec!["p.json: logging.sample_allowed: `1.5` is not a share between 0.0 and 1.0"]
+    );
+}
