@@ -309,10 +309,11 @@ fn from_plan(plan: render::Plan<'_>, request: &HeaderList) -> WorkerAction {
             body_text: None,
             response_headers: owned(cors),
             added: owned(add),
-            removed: strip
+            removed: request
                 .iter()
-                .filter(|name| request.get(name).is_some())
-                .cloned()
+                .map(|(name, _)| name)
+                .filter(|name| render::is_stripped(strip, name))
+                .map(str::to_owned)
                 .collect(),
         },
     }

@@ -189,8 +189,22 @@ async fn forward(
     };
     let inner = req.inner();
     let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
-    for name in strip {
-        headers.delete(name)?;
+    // Every spelling an origin would read as a stripped header goes: `X_Auth_Subject` too, not just
+    // `X-Auth-Subject`.
+    let mut doomed = Vec::new();
+    if let Ok(Some(entries)) = js_sys::try_iter(&headers) {
+        for entry in entries.flatten() {
+            let name = js_sys::Array::from(&entry)
+                .get(0)
+                .as_string()
+                .unwrap_or_default();
+            if render::is_stripped(strip, &name) {
+                doomed.push(name);
+            }
+        }
+    }
+    for name in doomed {
+        headers.delete(&name)?;
     }
     for (name, value) in add {
         headers.set(name, value)?;

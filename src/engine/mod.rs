@@ -22,8 +22,8 @@ use crate::policy::ip;
 use crate::policy::origin::{self, RequestOrigin};
 use crate::policy::scope;
 use crate::policy::{
-    codes, Action, ClientIpSource, Cond, DefaultDecision, LeafKind, LimitKey, Policy, Rule, Status,
-    TokenCond, DEFAULT_MESSAGE, METHOD_OVERRIDE_HEADERS,
+    codes, without_trailing_slash, Action, ClientIpSource, Cond, DefaultDecision, LeafKind,
+    LimitKey, Policy, Rule, Status, TokenCond, DEFAULT_MESSAGE, METHOD_OVERRIDE_HEADERS,
 };
 use crate::token::jwt::{self, ClaimPredicate};
 use crate::token::TokenError;
@@ -223,6 +223,14 @@ impl Policy {
             scope::normalize_host(facts.host).ok_or((codes::HOST_INVALID, Some(client_ip)))?;
         let path = scope::normalize_path(facts.path, &self.path_options)
             .map_err(|_| (codes::PATH_INVALID, Some(client_ip)))?;
+        // A trailing slash is not significant for matching: many origins serve `/login/` as `/login`, so a rule on
+        // one must cover the other (patterns are compiled the same way).
+        let path = match path {
+            std::borrow::Cow::Borrowed(p) => std::borrow::Cow::Borrowed(without_trailing_slash(p)),
+            std::borrow::Cow::Owned(p) => {
+                std::borrow::Cow::Owned(without_trailing_slash(&p).to_owned())
+            }
+        };
         // A browser never sends an Origin that does not parse; one that does not is refused outright, so that a
         // malformed value cannot dodge a rule that denies listed origins.
         let origin_raw = facts.headers.get("origin");

@@ -167,3 +167,19 @@ pub fn failure(status: u16, code: &str, request_id: &str) -> Plan<'static> {
         body: body.to_string().into_bytes(),
     }
 }
+
+/// Whether a request header must be removed before forwarding: its name is one of `strip` compared as origins
+/// read names, ignoring ASCII case and treating `_` as `-` (CGI, PHP, WSGI and Rack all read `X_Auth_User` as
+/// `HTTP_X_AUTH_USER`, the same as `X-Auth-User`). `strip` holds lower-case names.
+pub fn is_stripped(strip: &[String], name: &str) -> bool {
+    let fold = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    strip.iter().any(|s| {
+        s.len() == name.len() && s.bytes().zip(name.bytes()).all(|(a, b)| fold(a) == fold(b))
+    })
+}

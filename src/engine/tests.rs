@@ -317,6 +317,18 @@ fn cases() -> Vec<Case> {
             &[IP_OK],
             ALLOW,
         ),
+        case(
+            "a trailing slash does not dodge a glob",
+            "/internal/team/secrets/",
+            &[IP_OK],
+            (true, 401, "access_denied", Some("internal-secrets")),
+        ),
+        case(
+            "a trailing slash does not dodge an exact path",
+            "/health/",
+            &[IP_OK, ("origin", "https://evil.example.net")],
+            (false, 200, "allowed", Some("health")),
+        ),
         Case {
             country: Some("KP"),
             ..case(
@@ -743,4 +755,26 @@ fn the_plan_is_what_the_worker_sends() {
             "access-control-allow-origin: https://app.example.com"
         ]
     );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn stripped_headers_cover_every_spelling_an_origin_reads() {
+    let strip = vec![
+        "x-auth-subject".to_owned(),
+        "x-http-method-override".to_owned(),
+    ];
+    for (name, want) in [
+        ("x-auth-subject", true),
+        ("X-Auth-Subject", true),
+        ("X_Auth_Subject", true),
+        ("x_auth-subject", true),
+        ("X_HTTP_METHOD_OVERRIDE", true),
+        ("x-auth-subjects", false),
+        ("x-auth-subjec", false),
+        ("x.auth.subject", false),
+        ("authorization", false),
+    ] {
+        assert_eq!(render::is_stripped(&strip, name), want, "`{name}`");
+    }
 }

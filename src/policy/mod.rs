@@ -27,6 +27,15 @@ use ip::{IpSet, IpSetBuilder};
 use origin::{OriginList, OriginPattern};
 use scope::{HostPattern, MethodSet, PathOptions, PathPattern};
 
+/// A path pattern without one trailing slash: a trailing slash is not significant for matching (the engine
+/// drops it from request paths too), so `/login` and `/login/` are one pattern.
+pub(crate) fn without_trailing_slash(pattern: &str) -> &str {
+    match pattern.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => pattern,
+    }
+}
+
 /// Deepest nesting of `all` / `any` / `not` a policy may use.
 pub const MAX_CONDITION_DEPTH: usize = 16;
 /// Most rules a policy may hold.
@@ -1377,7 +1386,7 @@ impl<'p> Compiler<'p> {
             })),
             ConditionSpec::PathIs(p) => Cond::Path(self.key("path_is", |cx| {
                 cx.patterns(p.as_slice(), |s| {
-                    PathPattern::exact(s, &opts).map_err(|e| e.to_string())
+                    PathPattern::exact(without_trailing_slash(s), &opts).map_err(|e| e.to_string())
                 })
             })),
             ConditionSpec::PathUnder(p) => Cond::Path(self.key("path_under", |cx| {
@@ -1387,7 +1396,7 @@ impl<'p> Compiler<'p> {
             })),
             ConditionSpec::PathMatches(p) => Cond::Path(self.key("path_matches", |cx| {
                 cx.patterns(p.as_slice(), |s| {
-                    PathPattern::glob(s, &opts).map_err(|e| e.to_string())
+                    PathPattern::glob(without_trailing_slash(s), &opts).map_err(|e| e.to_string())
                 })
             })),
             ConditionSpec::Token(t) => {

@@ -648,9 +648,9 @@ pub enum TokenSource {
 ///   and a JWT never contains a space (a `+` left in a token fails [`parse`] later); empty → no token.
 ///
 /// For cookies and query parameters, the name occurring more than once → ambiguous. Names that common origin
-/// frameworks would read as the same one also count as occurrences (though only an exact match is ever taken
-/// as the token): names equal after percent-decoding, ASCII case-folding and mapping ` `, `.` and `[` to `_`
-/// (PHP's rules), and, in the query, `+` read as a space. So `access%5Ftoken=a&access_token=b` and
+/// frameworks would read as the same one count as occurrences, and a look-alike alone is taken as the token (the
+/// origin would read it as that cookie or parameter): names equal after percent-decoding, ASCII case-folding and
+/// mapping ` `, `.` and `[` to `_` (PHP's rules), and, in the query, `+` read as a space. So `access%5Ftoken=a&access_token=b` and
 /// `Tok=a; tok=b` are ambiguous rather than a chance for the filter and the origin to read different tokens.
 ///
 /// Allocates only to percent-decode a query value that has escapes.
@@ -752,9 +752,9 @@ fn from_cookie<'a>(cookies: &'a str, name: &str) -> Result<Option<&'a str>, Toke
             return Err(TokenError::Ambiguous);
         }
         seen = true;
-        if exact {
-            found = Some(unquote(trim_ows(raw_value)));
-        }
+        // A look-alike name alone is taken as the token too: an origin that folds cookie names reads it as this
+        // cookie, so the filter must check the same value (and compare it with the other sources).
+        found = Some(unquote(trim_ows(raw_value)));
     }
     match found {
         Some(value) if value.contains(',') => Err(TokenError::Ambiguous),
@@ -787,9 +787,8 @@ fn from_query<'a>(query: &'a str, name: &str) -> Result<Option<Cow<'a, str>>, To
             return Err(TokenError::Ambiguous);
         }
         seen = true;
-        if exact {
-            found = Some(raw_value);
-        }
+        // As for cookies: a look-alike name alone is what a folding origin reads as this parameter.
+        found = Some(raw_value);
     }
     match found {
         Some(raw) if !raw.is_empty() => percent_decode(raw).map(Some),
@@ -1666,12 +1665,15 @@ mod tests {
         ("cookie twice", COOKIE, &[("cookie", "tok=abc; tok=def")], None, AMB),
         ("cookie twice identical", COOKIE, &[("cookie", "tok=abc; tok=abc")], None, AMB),
         ("cookie twice one empty", COOKIE, &[("cookie", "tok=; tok=abc")], None, AMB),
-        ("cookie case variant", COOKIE, &[("cookie", "TOK=abc")], None, Ok(None)),
+        // A look-alike alone is the token: an origin that folds cookie names (ASP.NET Core) reads it as `tok`.
+        ("cookie case variant", COOKIE, &[("cookie", "TOK=abc")], None, Ok(Some("abc"))),
+        ("cookie encoded name alone", AT_COOKIE, &[("cookie", "access%5Ftoken=abc")], None, Ok(Some("abc"))),
         ("cookie case variant plus exact", COOKIE, &[("cookie", "TOK=abc; tok=def")], None, AMB),
         ("cookie encoded name plus exact", AT_COOKIE, &[("cookie", "access%5Ftoken=x; access_token=y")], None, AMB),
         ("cookie php dot plus exact", AT_COOKIE, &[("cookie", "access.token=x; access_token=y")], None, AMB),
         ("cookie php space plus exact", AT_COOKIE, &[("cookie", "access token=x; access_token=y")], None, AMB),
-        ("cookie php dot alone", AT_COOKIE, &[("cookie", "access.token=x")], None, Ok(None)),
+        // PHP reads `access.token` as `access_token`: the same value must be the one checked.
+        ("cookie php dot alone", AT_COOKIE, &[("cookie", "access.token=x")], None, Ok(Some("x"))),
         ("cookie invalid escape is another name", COOKIE, &[("cookie", "tok%zz=x; tok%=x; tok=y")], None, Ok(Some("y"))),
         ("cookie name suffix", COOKIE, &[("cookie", "xtok=abc; tokx=def")], None, Ok(None)),
         ("cookie name inside value", COOKIE, &[("cookie", "other=tok=abc")], None, Ok(None)),
@@ -1696,7 +1698,8 @@ mod tests {
         ("query encoded name", QUERY, &[], Some("access%5Ftoken=abc"), Ok(Some("abc"))),
         ("query encoded name twice", QUERY, &[], Some("access%5Ftoken=x&access_token=y"), AMB),
         ("query case variant plus exact", QUERY, &[], Some("ACCESS_TOKEN=x&access_token=y"), AMB),
-        ("query case variant alone", QUERY, &[], Some("Access_Token=x"), Ok(None)),
+        // As for cookies: a folding origin reads `Access_Token` as `access_token`.
+        ("query case variant alone", QUERY, &[], Some("Access_Token=x"), Ok(Some("x"))),
         ("query php bracket plus exact", QUERY, &[], Some("access[token=x&access_token=y"), AMB),
         ("query plus-space name plus exact", QUERY, &[], Some("access+token=x&access_token=y"), AMB),
         ("query semicolon not a separator", QUERY, &[], Some("access_token=x;access_token=y"), Ok(Some("x;access_token=y"))),
