@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+mod adversarial;
 mod browser;
 mod edge;
 mod support;
@@ -600,6 +601,7 @@ fn main() -> ExitCode {
     trials.extend(tokens::trials(&h));
     trials.extend(edge::trials(&h));
     trials.extend(browser::trials(&h));
+    trials.extend(adversarial::trials(&h));
     trials.extend(SPECIAL.iter().map(|(name, f)| {
         let h = Arc::clone(&h);
         let f = *f;

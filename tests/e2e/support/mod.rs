@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod forge;
 pub mod http;
 pub mod jwt;
 pub mod upstream;
