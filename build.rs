@@ -3,8 +3,9 @@
 //! The policy is `policy.json` at the repository root unless `EDGE_ACCESS_POLICY` names another file (relative
 //! paths are read from the repository root). An invalid policy fails the build with every error named by file,
 //! rule id and field, so `make dev`, `wrangler dev`, `wrangler deploy` and `make test` all refuse it. A valid
-//! one is written to `OUT_DIR` as the policy text with its IP lists emptied, plus one precompiled range blob per
-//! IP list and address family, which the Worker maps in without parsing.
+//! one is written to `OUT_DIR` in its compiled form (`Policy::to_compiled`), plus one precompiled range blob per
+//! IP list and address family, which the Worker maps in without parsing: the Worker never parses the policy
+//! file or runs the compiler, so neither is linked into it.
 
 #![allow(dead_code, unused_imports)]
 
@@ -54,14 +55,11 @@ fn bundle(path: &Path, shown: &str, out: &Path) -> Result<(), Vec<String>> {
     }
     let io = |e: std::io::Error| vec![format!("cannot write the bundled policy: {e}")];
 
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| vec![e.to_string()])?;
-    if let Some(lists) = doc.get_mut("ip_lists").and_then(|v| v.as_object_mut()) {
-        for entries in lists.values_mut() {
-            *entries = serde_json::Value::Array(Vec::new());
-        }
-    }
-    std::fs::write(out.join("policy.bundle.json"), doc.to_string()).map_err(io)?;
+    let bytes = compiled
+        .policy
+        .to_compiled()
+        .map_err(|e| vec![format!("cannot encode the compiled policy: {e}")])?;
+    std::fs::write(out.join("policy.bin"), bytes).map_err(io)?;
 
     let mut lists = String::new();
     // `PrecompiledIpList` is in scope where this file is included (src/bundled.rs).
@@ -87,7 +85,7 @@ fn bundle(path: &Path, shown: &str, out: &Path) -> Result<(), Vec<String>> {
     let generated = format!(
         "pub(crate) const SOURCE_NAME: &str = {shown:?};\n\
          pub(crate) const FINGERPRINT: &str = {:?};\n\
-         pub(crate) const POLICY_TEXT: &str = include_str!(concat!(env!(\"OUT_DIR\"), \"/policy.bundle.json\"));\n\
+         pub(crate) const POLICY_COMPILED: &[u8] = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/policy.bin\"));\n\
          pub(crate) static IP_LISTS: &[crate::policy::PrecompiledIpList] = &[\n{lists}];\n",
         policy::fingerprint(&text)
     );

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: every tier in order, one summary line each, and every process it started stopped even on failure.
-#   fmt, clippy (native, wasm32), native tests, wasm-bindgen-test under Node, end-to-end against wrangler dev.
+#   fmt, clippy (native, wasm32), native tests, wasm-bindgen-test under Node, the Worker's size budget (150 KB
+#   gzipped), end-to-end against wrangler dev.
 # Tiers after a failing one still run, so one run shows everything that is wrong; the exit code is non-zero if
 # any tier failed.
 set -uo pipefail
@@ -70,6 +71,16 @@ step "e2e: build the Worker with the end-to-end policy"
 # Its own target dir, so switching policies does not rebuild the default one (and vice versa).
 if EDGE_ACCESS_POLICY=tests/e2e/policy.json CARGO_TARGET_DIR="$ROOT/target/e2e-cargo" \
   scripts/build.sh target/e2e-worker >"$logs/e2e-build.log" 2>&1; then
+  # The size budget, on the Worker whose policy uses every feature; the line is printed on every run.
+  step "size: scripts/size.sh target/e2e-worker/index_bg.wasm"
+  if size_line=$(scripts/size.sh target/e2e-worker/index_bg.wasm 2>&1); then
+    echo "$size_line"
+    summary+=("$(printf '%-16s ok: %s' size "${size_line#size: }")")
+  else
+    echo "$size_line"
+    summary+=("$(printf '%-16s FAILED: %s' size "$(tr '\n' ' ' <<<"${size_line#size: }")")")
+    failed=1
+  fi
   tests e2e env E2E_WORKER="$ROOT/target/e2e-worker/index.js" cargo test --features e2e --test e2e
 else
   cat "$logs/e2e-build.log"

@@ -1,13 +1,13 @@
 //! The policy compiled into this build by `build.rs` (from `policy.json`, or the file named by
 //! `EDGE_ACCESS_POLICY` at build time).
 //!
-//! `build.rs` has already validated it with the same compiler, so loading cannot fail for a policy the build
-//! accepted; if it somehow does, callers fail closed. IP lists arrive as precompiled range blobs, so loading
-//! does not grow with their size.
+//! `build.rs` has already validated and compiled it with the same compiler and bundled its compiled form
+//! ([`Policy::from_compiled`]), so loading cannot fail for a policy the build accepted; if it somehow does,
+//! callers fail closed. IP lists arrive as precompiled range blobs, so loading does not grow with their size.
 
 use std::sync::OnceLock;
 
-use crate::policy::{CompileError, Policy};
+use crate::policy::{LoadError, Policy};
 
 mod generated {
     use crate::policy::PrecompiledIpList;
@@ -21,17 +21,12 @@ pub const SOURCE_NAME: &str = generated::SOURCE_NAME;
 pub const FINGERPRINT: &str = generated::FINGERPRINT;
 
 /// The bundled policy, loaded once per process (per isolate in the Worker) and shared from then on.
-pub fn policy() -> Result<&'static Policy, &'static CompileError> {
-    static POLICY: OnceLock<Result<Policy, CompileError>> = OnceLock::new();
+pub fn policy() -> Result<&'static Policy, &'static LoadError> {
+    static POLICY: OnceLock<Result<Policy, LoadError>> = OnceLock::new();
     POLICY.get_or_init(load).as_ref()
 }
 
 /// Loads the bundled policy afresh (tests and benchmarks measure this; use [`policy`] otherwise).
-pub fn load() -> Result<Policy, CompileError> {
-    Policy::from_bundle(
-        generated::POLICY_TEXT,
-        SOURCE_NAME,
-        FINGERPRINT,
-        generated::IP_LISTS,
-    )
+pub fn load() -> Result<Policy, LoadError> {
+    Policy::from_compiled(generated::POLICY_COMPILED, generated::IP_LISTS)
 }

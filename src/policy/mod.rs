@@ -50,7 +50,7 @@ pub const DEFAULT_MESSAGE: &str = "You do not have permission to access this res
 
 /// A compiled, immutable policy. Build it with [`Policy::compile`] (from a file's text) or
 /// [`Policy::from_bundle`] (from what `build.rs` precompiled).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     pub(crate) source_name: String,
     pub(crate) fingerprint: String,
@@ -74,7 +74,7 @@ pub struct Policy {
 }
 
 /// Compiled CORS settings.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Cors {
     pub origins: Vec<ListId>,
     pub methods: MethodSet,
@@ -91,7 +91,7 @@ pub(crate) struct Cors {
 }
 
 /// Compiled logging settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Logging {
     pub client_ip: ClientIpLogging,
     /// Share of allowed requests logged, 0.0 to 1.0.
@@ -124,7 +124,7 @@ impl Logging {
 }
 
 /// Compiled upstream settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamSettings {
     /// Seconds to wait for the upstream's response headers.
     pub timeout_seconds: u32,
@@ -145,7 +145,7 @@ pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: u32 = 30;
 pub const DEFAULT_CORS_MAX_AGE: u32 = 600;
 
 /// A rate limit of a `limit` rule.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Limit {
     pub binding: String,
     pub key: LimitKey,
@@ -153,7 +153,7 @@ pub(crate) struct Limit {
 }
 
 /// What a rate limit counts by.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum LimitKey {
     ClientIp,
     Header(String),
@@ -161,7 +161,7 @@ pub(crate) enum LimitKey {
 }
 
 /// A compiled token issuer.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Issuer {
     pub name: String,
     /// `iss`, audiences, leeway, lifetime and required claims.
@@ -177,7 +177,7 @@ pub struct Issuer {
 }
 
 /// Where an issuer's keys come from.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum KeySource {
     /// A JWKS bundled in the policy.
     Bundled(Vec<VerifyKey>),
@@ -188,7 +188,7 @@ pub enum KeySource {
 }
 
 /// A remote JWKS and how it is cached.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RemoteJwks {
     pub url: JwksUrl,
     pub cache_seconds: u64,
@@ -196,14 +196,14 @@ pub struct RemoteJwks {
 }
 
 /// The URL of a remote JWKS: written in the policy, or read from a Worker var.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JwksUrl {
     Fixed(String),
     Var(String),
 }
 
 /// A claim forwarded to the origin as a header.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ForwardClaim {
     pub path: Vec<String>,
     /// Lower-case header name.
@@ -226,14 +226,16 @@ pub const DEFAULT_JWKS_MIN_REFETCH_SECONDS: u64 = 60;
 pub const MAX_CLAIM_PREDICATES: usize = 64;
 
 /// A named IP list and its compiled set.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct NamedIpList {
     pub name: String,
+    /// Not part of the compiled form: the range blobs travel on their own (see [`Policy::from_compiled`]).
+    #[serde(skip)]
     pub set: IpSet,
 }
 
 /// Where the client address comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum ClientIpSource {
     /// `CF-Connecting-IP`, set by Cloudflare's edge itself.
     CfConnectingIp,
@@ -245,7 +247,7 @@ pub(crate) enum ClientIpSource {
 pub(crate) type ListId = usize;
 
 /// A rule's action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     Allow,
     Deny,
@@ -265,7 +267,7 @@ impl Action {
 }
 
 /// How a denial is answered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Denial {
     /// The rule's status; `None` means the default (403, or 401 for token problems).
     pub status: Option<Status>,
@@ -275,7 +277,7 @@ pub(crate) struct Denial {
 }
 
 /// A compiled rule.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Rule {
     pub id: String,
     pub action: Action,
@@ -283,13 +285,27 @@ pub(crate) struct Rule {
     pub require: Option<Cond>,
     pub denial: Denial,
     /// The code a `deny` rule reports when it sets none, derived from its conditions at compile time.
+    /// Not part of the compiled form: [`Rule::derived_code`] recomputes it when a compiled policy is loaded.
+    #[serde(skip)]
     pub derived_code: &'static str,
     pub report_only: bool,
     pub limit: Option<Limit>,
 }
 
+impl Rule {
+    /// The code a rule reports when it sets none: `rate_limited` for a `limit` rule, otherwise named after the
+    /// primary leaf of its `when` (see [`Cond::primary_leaf`]), `access_denied` when it has none.
+    fn derived_code(action: Action, when: Option<&Cond>) -> &'static str {
+        if action == Action::Limit {
+            return codes::RATE_LIMITED;
+        }
+        when.and_then(Cond::primary_leaf)
+            .map_or(codes::ACCESS_DENIED, LeafKind::reason)
+    }
+}
+
 /// The decision when no rule decides.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum DefaultDecision {
     Allow,
     Deny(Denial),
@@ -361,7 +377,7 @@ pub mod codes {
 }
 
 /// A compiled condition.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Cond {
     All(Vec<Cond>),
     Any(Vec<Cond>),
@@ -378,7 +394,7 @@ pub(crate) enum Cond {
 }
 
 /// A compiled token condition.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TokenCond {
     pub issuer: usize,
     pub claims: Vec<(Vec<String>, ClaimPredicate)>,
@@ -421,7 +437,7 @@ impl Cond {
 }
 
 /// The HTTP status of a denial: 401, 403, 404 or 429.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status(u16);
 
 impl Status {
@@ -441,7 +457,7 @@ impl Status {
 }
 
 /// A stable, machine-readable reason code: `[a-z][a-z0-9_]*`, at most 64 bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReasonCode(String);
 
 impl ReasonCode {
@@ -459,7 +475,7 @@ impl ReasonCode {
 }
 
 /// A set of two-character country codes as Cloudflare reports them (`NL`, `US`, `T1` for Tor, `XX` unknown).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct CountrySet(Vec<[u8; 2]>);
 
 impl CountrySet {
@@ -475,7 +491,7 @@ impl CountrySet {
 }
 
 /// A sorted set of autonomous system numbers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsnSet(Vec<u32>);
 
 impl AsnSet {
@@ -502,6 +518,26 @@ pub struct PrecompiledIpList {
     pub v6_index: &'static [u8],
 }
 
+/// The first bytes of [`Policy::to_compiled`]'s output. Bump the digit whenever a compiled type changes shape, so a
+/// stale compiled policy is refused rather than misread.
+const COMPILED_TAG: &[u8; 4] = b"EAC1";
+
+/// Why [`Policy::from_compiled`] refused its input. Never seen with a policy this build compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("the compiled policy was written by another version of edge-access")]
+    Version,
+    #[error("the compiled policy is corrupt: {0}")]
+    Corrupt(String),
+    #[error("bundled IP list `{0}` is missing")]
+    MissingIpList(String),
+    #[error("bundled IP list `{name}` is corrupt: {error}")]
+    CorruptIpList {
+        name: String,
+        error: ip::IpSetBytesError,
+    },
+}
+
 /// IP lists compiled ahead of time, by name.
 pub type Precompiled<'a> = &'a [PrecompiledIpList];
 
@@ -511,8 +547,9 @@ impl Policy {
         compile_text(text, source_name, None)
     }
 
-    /// Loads what `build.rs` bundled: the policy text with its IP lists emptied, and the lists as precompiled
-    /// range blobs. Loading does not grow with the size of the IP lists.
+    /// Loads a policy from its text with the IP lists emptied, and the lists as precompiled range blobs: the
+    /// compiler runs, but loading does not grow with the size of the IP lists. The Worker loads the smaller and
+    /// faster [`Policy::from_compiled`] instead.
     pub fn from_bundle(
         text: &str,
         source_name: &str,
@@ -521,6 +558,47 @@ impl Policy {
     ) -> Result<Policy, CompileError> {
         let mut policy = compile_text(text, source_name, Some(ip_lists))?.policy;
         fingerprint.clone_into(&mut policy.fingerprint);
+        Ok(policy)
+    }
+
+    /// The policy in the compiled form [`Policy::from_compiled`] loads: a version tag, then every compiled field
+    /// but the IP sets (which travel as range blobs, see [`Policy::ip_lists`] and [`ip::IpSet::v4_bytes`]) in
+    /// postcard's binary encoding. `build.rs` writes it, so the Worker links neither the JSON parser of the
+    /// policy file nor the compiler and its diagnostics.
+    pub fn to_compiled(&self) -> Result<Vec<u8>, LoadError> {
+        let out = COMPILED_TAG.to_vec();
+        postcard::to_extend(self, out).map_err(|e| LoadError::Corrupt(e.to_string()))
+    }
+
+    /// Loads what [`Policy::to_compiled`] wrote, attaching each IP list's precompiled blobs by name. Loading
+    /// does not grow with the size of the IP lists. It fails only on bytes another build wrote (a tag or shape
+    /// mismatch) or on corrupt blobs; the Worker then fails closed.
+    pub fn from_compiled(bytes: &[u8], ip_lists: Precompiled<'_>) -> Result<Policy, LoadError> {
+        let body = bytes
+            .strip_prefix(COMPILED_TAG.as_slice())
+            .ok_or(LoadError::Version)?;
+        let (mut policy, rest) = postcard::take_from_bytes::<Policy>(body)
+            .map_err(|e| LoadError::Corrupt(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(LoadError::Corrupt(format!(
+                "{} bytes after the end",
+                rest.len()
+            )));
+        }
+        for list in &mut policy.ip_lists {
+            let pre = ip_lists
+                .iter()
+                .find(|l| l.name == list.name)
+                .ok_or_else(|| LoadError::MissingIpList(list.name.clone()))?;
+            list.set = IpSet::from_static_with_index(pre.v4, pre.v6, pre.v4_index, pre.v6_index)
+                .map_err(|error| LoadError::CorruptIpList {
+                    name: list.name.clone(),
+                    error,
+                })?;
+        }
+        for rule in &mut policy.rules {
+            rule.derived_code = Rule::derived_code(rule.action, rule.when.as_ref());
+        }
         Ok(policy)
     }
 
@@ -1208,21 +1286,13 @@ impl<'p> Compiler<'p> {
         if action == Action::Limit && denial.status.is_none() {
             denial.status = Some(Status::TOO_MANY_REQUESTS);
         }
-        let derived_code = when
-            .as_ref()
-            .and_then(Cond::primary_leaf)
-            .map_or(codes::ACCESS_DENIED, LeafKind::reason);
         Some(Rule {
             id: spec.id.clone(),
             action,
+            derived_code: Rule::derived_code(action, when.as_ref()),
             when,
             require,
             denial,
-            derived_code: if action == Action::Limit {
-                codes::RATE_LIMITED
-            } else {
-                derived_code
-            },
             report_only: spec.report_only,
             limit,
         })

@@ -306,7 +306,9 @@ impl OriginPatternError {
 
 /// An owned, normalised origin (`scheme://host[:port]`): scheme and host lower case, default port
 /// dropped, IP hosts in canonical form. Equality and hashing are origin equality.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Origin {
     scheme: String,
     host: String,
@@ -506,7 +508,9 @@ pub fn parse_request_origin(header: &str) -> Result<RequestOrigin<'_>, OriginErr
 // ---------------------------------------------------------------------------------------------
 
 /// The schemes a wildcard entry may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum HttpScheme {
     /// `http`
     Http,
@@ -699,7 +703,7 @@ fn parse_pattern(entry: &str) -> Result<OriginPattern, OriginPatternError> {
 // Lists
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 struct WildcardEntry {
     scheme: HttpScheme,
     /// Lower case, without the leading dot.
@@ -742,7 +746,7 @@ fn lower_into<'b>(host: &str, buf: &'b mut [u8; HOST_BUF]) -> Option<&'b [u8]> {
 
 /// A compiled origin list. Duplicates (after normalisation) are removed; exact entries are kept
 /// sorted for an allocation-free binary search; wildcards are checked in turn.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OriginList {
     /// Sorted by `cmp_origin`, no duplicates.
     exact: Vec<Origin>,

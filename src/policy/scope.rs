@@ -24,7 +24,7 @@ use std::str::FromStr;
 // ---------------------------------------------------------------------------------------------------------------
 
 /// How request paths (and path patterns) are normalised. Both switches default to `false`.
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PathOptions {
     /// Treat `;` (raw or `%3B`) as an ordinary character. Default `false`: `;` is refused, because Tomcat and Jetty
     /// strip `;params` from each segment (`/admin;x` reaches `/admin` there and would bypass a rule on `/admin`).
@@ -601,7 +601,7 @@ pub enum PathPatternError {
 ///
 /// [`PathPattern::matches`] expects a path normalised by [`normalize_path`] with the SAME [`PathOptions`] the
 /// pattern was built with; it does not allocate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PathPattern {
     /// Exactly one path.
     Exact(ExactPath),
@@ -612,21 +612,21 @@ pub enum PathPattern {
 }
 
 /// An exact path pattern (see [`PathPattern::exact`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExactPath(Box<str>);
 
 /// A segment-boundary prefix pattern (see [`PathPattern::under`]). Stored without a trailing slash, except `/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PathPrefix(Box<str>);
 
 /// A glob pattern (see [`PathPattern::glob`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PathGlob {
     text: Box<str>,
     segs: Box<[GlobSeg]>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum GlobSeg {
     /// `**`: zero or more whole segments.
     AnySegments,
@@ -1046,7 +1046,7 @@ pub enum HostPatternError {
 /// `.example.com`, never `example.com` itself). Patterns are ASCII-lower-cased; one trailing dot is ignored.
 /// Refused: `*`, `*.com` (fewer than two labels after `*.`), `*` elsewhere (`a.*.b`, `*x.b.c`), ports, IPv6
 /// literals, non-ASCII (use punycode), empty labels, labels over 63 bytes or with a leading/trailing `-`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct HostPattern {
     /// Canonical text: `api.example.com` or `*.example.com`.
     text: Box<str>,
@@ -1199,7 +1199,7 @@ pub enum MethodError {
 }
 
 /// An HTTP method named in a policy: an RFC 9110 token, stored upper-case (`patch` is stored as `PATCH`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Method(Box<str>);
 
 const fn is_tchar(b: u8) -> bool {
@@ -1270,7 +1270,7 @@ impl FromStr for Method {
 
 /// A set of methods from a policy. Duplicates are dropped. An empty set contains nothing (whether an absent
 /// method list means "any method" is the engine's decision).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MethodSet(Vec<Method>);
 
 impl MethodSet {

@@ -265,6 +265,115 @@ fn bundle_round_trip_matches_direct_compile() {
     assert!(Policy::from_bundle(&doc.to_string(), "p.json", "f", &[]).is_err());
 }
 
+/// The IP lists of a compiled policy as `build.rs` bundles them (leaked: they are `'static` in a build).
+fn precompiled(policy: &Policy) -> Vec<PrecompiledIpList> {
+    let leak = |b: &[u8]| -> &'static [u8] { Box::leak(b.to_vec().into_boxed_slice()) };
+    policy
+        .ip_lists()
+        .iter()
+        .map(|l| PrecompiledIpList {
+            name: Box::leak(l.name.clone().into_boxed_str()),
+            v4: leak(l.set.v4_bytes()),
+            v6: leak(l.set.v6_bytes()),
+            v4_index: leak(l.set.v4_index_bytes()),
+            v6_index: leak(l.set.v6_index_bytes()),
+        })
+        .collect()
+}
+
+/// Every policy the repository ships or tests with, and one using every condition.
+fn shipped_policies() -> Vec<(&'static str, String)> {
+    vec![
+        ("policy.json", include_str!("../../policy.json").to_owned()),
+        (
+            "tests/e2e/policy.json",
+            include_str!("../../tests/e2e/policy.json").to_owned(),
+        ),
+        (
+            "examples/admin-office",
+            include_str!("../../examples/admin-office/policy.json").to_owned(),
+        ),
+        (
+            "examples/cloudflare-access",
+            include_str!("../../examples/cloudflare-access/policy.json").to_owned(),
+        ),
+        (
+            "examples/partner-api",
+            include_str!("../../examples/partner-api/policy.json").to_owned(),
+        ),
+        (
+            "examples/public-site",
+            include_str!("../../examples/public-site/policy.json").to_owned(),
+        ),
+        (
+            "examples/staged-rollout",
+            include_str!("../../examples/staged-rollout/policy.json").to_owned(),
+        ),
+        ("use-all", with_rules(USE_ALL)),
+    ]
+}
+
+/// The Worker loads what `build.rs` wrote with `to_compiled`: it must be the very policy the compiler built,
+/// field for field, including derived reason codes, key material and IP sets.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn compiled_round_trip_is_the_same_policy() {
+    for (name, text) in shipped_policies() {
+        let direct = Policy::compile(&text, name).unwrap().policy;
+        let bytes = direct.to_compiled().unwrap();
+        let loaded = Policy::from_compiled(&bytes, &precompiled(&direct)).unwrap();
+        assert_eq!(format!("{direct:?}"), format!("{loaded:?}"), "{name}");
+        for (a, b) in direct.rules.iter().zip(&loaded.rules) {
+            assert_eq!(a.derived_code, b.derived_code, "{name}: rule {}", a.id);
+        }
+        for (a, b) in direct.issuers().iter().zip(loaded.issuers()) {
+            if let (KeySource::Bundled(ka), KeySource::Bundled(kb)) = (&a.keys, &b.keys) {
+                assert_eq!(ka, kb, "{name}: keys of issuer {}", a.name);
+            }
+        }
+        for (a, b) in direct.ip_lists().iter().zip(loaded.ip_lists()) {
+            assert_eq!(a.set, b.set, "{name}: IP list {}", a.name);
+        }
+    }
+}
+
+/// Bytes from another build, or damaged ones, are refused (the Worker then fails closed), never misread.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn compiled_form_refuses_foreign_or_damaged_bytes() {
+    let direct = Policy::compile(&with_rules(USE_ALL), "p.json")
+        .unwrap()
+        .policy;
+    let pre = precompiled(&direct);
+    let bytes = direct.to_compiled().unwrap();
+    let mut other_version = bytes.clone();
+    other_version[3] = b'0';
+    assert_eq!(
+        Policy::from_compiled(&other_version, &pre).unwrap_err(),
+        LoadError::Version
+    );
+    assert!(matches!(
+        Policy::from_compiled(&bytes[..bytes.len() - 1], &pre),
+        Err(LoadError::Corrupt(_))
+    ));
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(matches!(
+        Policy::from_compiled(&trailing, &pre),
+        Err(LoadError::Corrupt(_))
+    ));
+    assert!(matches!(
+        Policy::from_compiled(&bytes, &[]),
+        Err(LoadError::MissingIpList(_))
+    ));
+    let mut short_blob = pre.clone();
+    short_blob[0].v4 = &[1, 2, 3];
+    assert!(matches!(
+        Policy::from_compiled(&bytes, &short_blob),
+        Err(LoadError::CorruptIpList { .. })
+    ));
+}
+
 /// A policy with one issuer `i` (fields spliced in) and a rule that uses it.
 fn with_issuer(issuer: &str, claims: &str) -> String {
     format!(

@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 use super::{Algorithm, KeyFamily};
 
 /// Validated key material. Byte strings are as the JWK encodes them after base64url decoding.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KeyMaterial {
     /// An HMAC secret.
     Hmac(Vec<u8>),
@@ -44,7 +44,12 @@ pub enum KeyMaterial {
     /// A P-256 public key: affine coordinates, 32 bytes each.
     EcP256 { x: [u8; 32], y: [u8; 32] },
     /// A P-384 public key: affine coordinates, 48 bytes each.
-    EcP384 { x: [u8; 48], y: [u8; 48] },
+    EcP384 {
+        #[serde(with = "bytes48")]
+        x: [u8; 48],
+        #[serde(with = "bytes48")]
+        y: [u8; 48],
+    },
     /// An Ed25519 public key.
     Ed25519 { x: [u8; 32] },
 }
@@ -63,7 +68,7 @@ impl std::fmt::Debug for KeyMaterial {
 }
 
 /// A key a token may be verified with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifyKey {
     /// The JWK's `kid`, when it has one.
     pub kid: Option<String>,
@@ -88,6 +93,21 @@ impl VerifyKey {
     /// algorithm never suits an asymmetric key (the classic confusion attack), whatever the token says.
     pub fn suits(&self, alg: Algorithm) -> bool {
         self.family() == alg.family() && self.alg.is_none_or(|own| own == alg)
+    }
+}
+
+/// Serde for the 48-byte P-384 coordinates (serde stops at 32-element arrays), as a sequence of bytes.
+mod bytes48 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 48], s: S) -> Result<S::Ok, S::Error> {
+        bytes.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 48], D::Error> {
+        let bytes = Vec::<u8>::deserialize(d)?;
+        <[u8; 48]>::try_from(bytes.as_slice())
+            .map_err(|_| serde::de::Error::invalid_length(bytes.len(), &"48 bytes"))
     }
 }
 

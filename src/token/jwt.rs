@@ -348,7 +348,7 @@ pub fn parse<'a>(
 // ---------------------------------------------------------------------------------------------------------------
 
 /// What an issuer requires of every token's registered claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClaimRules {
     /// The exact `iss` (byte equality: no trailing-slash or case folding).
     pub issuer: String,
@@ -506,16 +506,16 @@ pub fn check_claims(claims: &Claims, rules: &ClaimRules, now: u64) -> Result<(),
 // ---------------------------------------------------------------------------------------------------------------
 
 /// A condition on one claim (see [`predicate_holds`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ClaimPredicate {
     /// The claim equals the value; numbers compare numerically and exactly (`1 == 1.0`, but
     /// `18446744073709551615 != 1.8446744073709552e19`), arrays and objects member by member.
-    Equals(Value),
+    Equals(#[serde(with = "json_text")] Value),
     /// The claim equals one of the values (as [`ClaimPredicate::Equals`]); an empty list never holds.
-    OneOf(Vec<Value>),
+    OneOf(#[serde(with = "json_text")] Vec<Value>),
     /// The claim is an array with an element equal to the value (as `Equals`). A string claim never
     /// "contains" anything: `"superadmin"` does not contain `"admin"`.
-    Contains(Value),
+    Contains(#[serde(with = "json_text")] Value),
     /// The claim is an array of strings, or a space-delimited string (OAuth `scope`), holding every one of the
     /// strings exactly. An empty list never holds (a policy asking for nothing is a mistake, not a pass).
     HasAll(Vec<String>),
@@ -523,6 +523,49 @@ pub enum ClaimPredicate {
     HasAny(Vec<String>),
     /// `Exists(true)`: present and not `null`; `Exists(false)`: absent or `null`.
     Exists(bool),
+}
+
+/// Serde for the JSON values inside a compiled predicate, as JSON text: the compiled policy's binary form
+/// (see `Policy::from_compiled`) cannot carry self-describing values directly. Read back with
+/// [`parse_json_strict`], which the Worker has anyway (typed serde_json reads would link float formatting).
+mod json_text {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(value).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_json_strict(text.as_bytes()).map_err(|_| D::Error::custom("not JSON"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: FromJson>(d: D) -> Result<T, D::Error> {
+        T::from_json(value(d)?).ok_or_else(|| D::Error::custom("not a JSON array"))
+    }
+
+    /// What a predicate holds: one value, or a list of them.
+    pub trait FromJson: Sized {
+        fn from_json(value: Value) -> Option<Self>;
+    }
+
+    impl FromJson for Value {
+        fn from_json(value: Value) -> Option<Self> {
+            Some(value)
+        }
+    }
+
+    impl FromJson for Vec<Value> {
+        fn from_json(value: Value) -> Option<Self> {
+            match value {
+                Value::Array(items) => Some(items),
+                _ => None,
+            }
+        }
+    }
 }
 
 /// Whether `pred` holds of the claim at `path` (see [`Claims::get`]). A missing claim (including an empty path)
@@ -611,7 +654,7 @@ fn has_word(value: &Value, word: &str) -> bool {
 // ---------------------------------------------------------------------------------------------------------------
 
 /// Where a request may carry its token.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TokenSource {
     /// `Authorization: Bearer <token>` (RFC 6750 §2.1).
     AuthorizationBearer,

@@ -11,7 +11,9 @@ pub mod jwt;
 use std::fmt;
 
 /// A JWS algorithm this filter can verify. `none` is not one, in any spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Algorithm {
     HS256,
     HS384,
