@@ -10,7 +10,8 @@
 # Knobs (environment): RACE_CONNECTIONS (32), RACE_THREADS (2), RACE_DURATION (15 s), RACE_WARMUP (5 s),
 # RACE_ROUNDS (3), RACE_TOKENS (64 distinct tokens in the rotation), RACE_SAMPLE_ALLOWED (policy
 # logging.sample_allowed, 1), RACE_WORKERS ("pass-through edge-access jose"), RACE_OUT (target/bench),
-# RACE_TIMEOUT (1800 s: the whole run, build included, is stopped after that).
+# RACE_WRANGLER_ARGS (extra `wrangler dev` arguments, e.g. "--log-level warn"), RACE_TIMEOUT (1800 s: the whole
+# run, build included, is stopped after that).
 #
 # Everything started here runs in its own process group and is stopped (TERM, then KILL) on exit, on error, on
 # Ctrl-C and on the timeout.
@@ -32,6 +33,7 @@ ROUNDS="${RACE_ROUNDS:-3}"
 TOKENS="${RACE_TOKENS:-64}"
 SAMPLE_ALLOWED="${RACE_SAMPLE_ALLOWED:-1}"
 read -r -a WORKERS <<<"${RACE_WORKERS:-pass-through edge-access jose}"
+read -r -a WRANGLER_ARGS <<<"${RACE_WRANGLER_ARGS:-}"
 OUT="${RACE_OUT:-target/bench}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
@@ -152,7 +154,8 @@ TOML
   step "race: starting $w under wrangler dev on 127.0.0.1:$port"
   start "$LOGS/wrangler-$w.log" env -C "$dir" CI=true WRANGLER_SEND_METRICS=false WRANGLER_HIDE_BANNER=true \
     CLOUDFLARE_CF_FETCH_ENABLED=false "$ROOT/node_modules/.bin/wrangler" dev --config "$dir/wrangler.toml" \
-    --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --show-interactive-dev-session=false
+    --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --show-interactive-dev-session=false \
+    ${WRANGLER_ARGS[@]+"${WRANGLER_ARGS[@]}"}
   pgid=${PGIDS[-1]}
   URL[$w]="http://127.0.0.1:$port"
   status=000
@@ -189,24 +192,25 @@ for ((r = 1; r <= ROUNDS; r++)); do
     step "race: round $r/$ROUNDS: $w (warm-up ${WARMUP}s, then ${DURATION}s at $CONNECTIONS connections)"
     run_wrk "${URL[$w]}" "$WARMUP" "$LOGS/wrk-$w-$r-warmup.log" >/dev/null
     before=$(upstream_counts)
+    load=$(cut -d' ' -f1 /proc/loadavg)
     result=$(run_wrk "${URL[$w]}" "$DURATION" "$LOGS/wrk-$w-$r.log")
     sleep 0.5 # let requests in flight when wrk stopped reach the upstream
     after=$(upstream_counts)
     [[ -n $result ]] || { cat "$LOGS/wrk-$w-$r.log" >&2; die "wrk printed no result for $w"; }
     node -e '
-      const [w, r, res, b, a] = process.argv.slice(1);
+      const [w, r, res, b, a, load] = process.argv.slice(1);
       const x = JSON.parse(res), before = JSON.parse(b), after = JSON.parse(a);
-      x.worker = w; x.round = Number(r);
+      x.worker = w; x.round = Number(r); x.loadavg_1m_before = Number(load);
       x.upstream = after.count - before.count;
       x.upstream_with_subject = after.with_subject - before.with_subject;
       console.log(JSON.stringify(x));
-    ' "$w" "$r" "$result" "$before" "$after" >>"$RUNS"
+    ' "$w" "$r" "$result" "$before" "$after" "$load" >>"$RUNS"
     tail -1 "$RUNS" | node -e '
       const x = JSON.parse(require("fs").readFileSync(0, "utf8"));
       const e = x.socket_errors;
       console.log(`race:   ${x.rps.toFixed(0)} req/s, p50 ${x.p50_ms.toFixed(2)} ms, p99 ${x.p99_ms.toFixed(2)} ms, ` +
         `${x.requests} requests, ${x.non_200} not 200, socket errors ${e.connect + e.read + e.write + e.timeout}, ` +
-        `upstream received ${x.upstream} (${x.upstream_with_subject} with X-Auth-Subject)`);'
+        `upstream received ${x.upstream} (${x.upstream_with_subject} with X-Auth-Subject), load ${x.loadavg_1m_before}`);'
   done
 done
 
