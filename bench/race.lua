@@ -1,5 +1,5 @@
 -- wrk script of the race: rotates through the generated requests (RACE_REQUESTS: a Lua file returning
--- { { path, origin, ip, token }, ... }, written by bench/gen.mjs), each thread from a different offset, and at the
+-- { { path, origin, ip, token }, ... }; token is absent in the --no-token variant, written by bench/gen.mjs), each thread from a different offset, and at the
 -- end prints one JSON line: requests, duration, RPS, latency percentiles, socket errors, and the responses that
 -- were not 200 (counted here, per thread, from every response).
 local requests = dofile(os.getenv("RACE_REQUESTS"))
@@ -20,12 +20,15 @@ statuses = {}
 
 function init(args)
   for k, r in ipairs(requests) do
-    formatted[k] = wrk.format("GET", r.path, {
+    local headers = {
       ["Host"] = "api.example.com",
       ["Origin"] = r.origin,
       ["CF-Connecting-IP"] = r.ip,
-      ["Authorization"] = "Bearer " .. r.token,
-    })
+    }
+    if r.token then
+      headers["Authorization"] = "Bearer " .. r.token
+    end
+    formatted[k] = wrk.format("GET", r.path, headers)
   end
   i = (id * 7919) % #formatted
 end

@@ -10,7 +10,8 @@
 # Knobs (environment): RACE_CONNECTIONS (32), RACE_THREADS (2), RACE_DURATION (15 s), RACE_WARMUP (5 s),
 # RACE_ROUNDS (3), RACE_TOKENS (64 distinct tokens in the rotation), RACE_SAMPLE_ALLOWED (policy
 # logging.sample_allowed, 1), RACE_WORKERS ("pass-through edge-access jose"), RACE_OUT (target/bench),
-# RACE_WRANGLER_ARGS (extra `wrangler dev` arguments, e.g. "--log-level warn"), RACE_TIMEOUT (1800 s: the whole
+# RACE_NO_TOKEN (1: the variant without issuer, token rule and tokens, for finding where time goes),
+# RACE_CARGO_TARGET_DIR (target/race-cargo), RACE_BUILD_ONLY (1: generate and build, then stop), RACE_WRANGLER_ARGS (extra `wrangler dev` arguments, e.g. "--log-level warn"), RACE_TIMEOUT (1800 s: the whole
 # run, build included, is stopped after that).
 #
 # Everything started here runs in its own process group and is stopped (TERM, then KILL) on exit, on error, on
@@ -32,6 +33,8 @@ WARMUP="${RACE_WARMUP:-5}"
 ROUNDS="${RACE_ROUNDS:-3}"
 TOKENS="${RACE_TOKENS:-64}"
 SAMPLE_ALLOWED="${RACE_SAMPLE_ALLOWED:-1}"
+NO_TOKEN="${RACE_NO_TOKEN:-}"
+CARGO_DIR="${RACE_CARGO_TARGET_DIR:-$ROOT/target/race-cargo}"
 read -r -a WORKERS <<<"${RACE_WORKERS:-pass-through edge-access jose}"
 read -r -a WRANGLER_ARGS <<<"${RACE_WRANGLER_ARGS:-}"
 OUT="${RACE_OUT:-target/bench}"
@@ -90,8 +93,8 @@ fi
 WRK_VERSION="$( (wrk -v 2>&1 || true) | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)"
 
 # --- inputs and builds ---------------------------------------------------------------------------------------
-step "race: generating the policy, the jose Worker's data and the requests ($TOKENS distinct tokens)"
-node bench/gen.mjs --out "$WORK" --tokens "$TOKENS" --sample-allowed "$SAMPLE_ALLOWED"
+step "race: generating the policy, the jose Worker's data and the requests"
+node bench/gen.mjs --out "$WORK" --tokens "$TOKENS" --sample-allowed "$SAMPLE_ALLOWED" ${NO_TOKEN:+--no-token}
 
 # edge-access: rebuilt only when the policy or the crate changed since the last race build.
 stamp="$( (sha256sum "$WORK/policy.json"; git ls-files -s src build.rs Cargo.toml Cargo.lock; git diff HEAD -- src build.rs Cargo.toml Cargo.lock) | sha256sum | cut -c1-64)"
@@ -101,7 +104,7 @@ elif [[ -f "$WORK/edge-access/index.js" && "$(cat "$WORK/edge-access.stamp" 2>/d
   echo "race: edge-access build is up to date"
 else
   step "race: building edge-access with the race policy (log: $LOGS/build.log)"
-  if ! EDGE_ACCESS_POLICY="$WORK/policy.json" CARGO_TARGET_DIR="$ROOT/target/race-cargo" \
+  if ! EDGE_ACCESS_POLICY="$WORK/policy.json" CARGO_TARGET_DIR="$CARGO_DIR" \
     scripts/build.sh "$WORK/edge-access" >"$LOGS/build.log" 2>&1; then
     tail -30 "$LOGS/build.log" >&2
     die "the edge-access build failed"
@@ -110,6 +113,10 @@ else
   echo "$stamp" >"$WORK/edge-access.stamp"
 fi
 cp bench/jose/worker.mjs "$WORK/jose/worker.mjs"
+if [[ -n "${RACE_BUILD_ONLY:-}" ]]; then
+  echo "race: RACE_BUILD_ONLY: built, not racing"
+  exit 0
+fi
 
 main_of() {
   case $1 in
@@ -134,7 +141,7 @@ first() { node -e 'const r=require(process.argv[1]).first; console.log(r[process
 F_PATH=$(first path) F_ORIGIN=$(first origin) F_IP=$(first ip) F_TOKEN=$(first token)
 probe() { # URL [with-token] -> HTTP status
   local auth=()
-  [[ ${2:-} == token ]] && auth=(-H "Authorization: Bearer $F_TOKEN")
+  [[ ${2:-} == token && -z $NO_TOKEN ]] && auth=(-H "Authorization: Bearer $F_TOKEN")
   curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$1$F_PATH" -H 'Host: api.example.com' \
     -H "Origin: $F_ORIGIN" -H "CF-Connecting-IP: $F_IP" "${auth[@]}" || true
 }
@@ -169,8 +176,9 @@ TOML
   # The checks are real: without the token, edge-access and jose refuse (401); pass-through forwards anyway.
   bare=$(probe "${URL[$w]}")
   case $w in
+    *) [[ -z $NO_TOKEN ]] || { [[ $bare == 200 ]] || die "$w answered $bare (no-token variant: expected 200)"; } ;;&
     pass-through) [[ $bare == 200 ]] || die "pass-through answered $bare without a token" ;;
-    *) [[ $bare == 401 ]] || die "$w answered $bare to a request without a token (expected 401)" ;;
+    *) [[ -n $NO_TOKEN || $bare == 401 ]] || die "$w answered $bare to a request without a token (expected 401)" ;;
   esac
   echo "race: $w ready (${URL[$w]}): with the token $status, without $bare"
 done
@@ -221,4 +229,4 @@ step "race: report"
 MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/^Mem:/ {print $2}') GiB"
 node bench/report.mjs --runs "$RUNS" --json "$OUT/race.json" --md "$OUT/race.md" \
   --machine "$MACHINE" --load-generator "wrk $WRK_VERSION" --connections "$CONNECTIONS" --threads "$THREADS" \
-  --duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS" --tokens "$TOKENS" --sample-allowed "$SAMPLE_ALLOWED"
+  --duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS" --tokens "$TOKENS" --sample-allowed "$SAMPLE_ALLOWED" ${NO_TOKEN:+--no-token}

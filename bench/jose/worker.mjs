@@ -159,8 +159,9 @@ function originAllowed(origin) {
 
 // --- the issuer: the key imported once ---------------------------------------------------------------------------
 const ISSUER = data.issuer;
-const keyPromise = importJWK(ISSUER.jwk, 'ES256');
-const VERIFY_OPTIONS = {
+// (null in the race's --no-token variant, whose policy has no issuer and no token rule)
+const keyPromise = ISSUER && importJWK(ISSUER.jwk, 'ES256');
+const VERIFY_OPTIONS = ISSUER && {
   algorithms: ['ES256'],
   issuer: ISSUER.issuer,
   audience: ISSUER.audience,
@@ -250,7 +251,7 @@ export default {
     if (host === 'docs.example.com' && (method === 'GET' || method === 'HEAD')) return allow('docs');
     if (api && !API_METHODS.has(method)) return deny(403, 'method_denied');
     if (api && path === '/graphql' && (method === 'GET' || method === 'POST')) return allow('graphql');
-    if (api && under(path, ['/v1'])) {
+    if (api && under(path, ['/v1']) && ISSUER) {
       const verified = await verifyToken(request, host);
       if (verified instanceof Response) return verified;
       const scope = verified.payload.scope;
@@ -259,6 +260,7 @@ export default {
       }
       return allow('api-v1', typeof verified.payload.sub === 'string' ? [['x-auth-subject', verified.payload.sub]] : []);
     }
+    if (api && under(path, ['/v1'])) return allow('api-v1');
     return deny(404, 'not_routed');
   },
 };
