@@ -47,9 +47,13 @@ const workers = names.map((name) => {
     requests: rs.reduce((a, r) => a + r.requests, 0),
     upstream_received: rs.reduce((a, r) => a + r.upstream, 0),
     rps_per_round: rs.map((r) => round(r.rps, 1)),
+    // CPU (user + system) of the Worker's wrangler dev process group (node + workerd) per request, median over
+    // rounds: far less disturbed by a busy machine than RPS.
+    cpu_ms_per_request: round(median(rs.map((r) => r.cpu_ms_per_request ?? NaN)), 3),
   };
 });
 const by = Object.fromEntries(workers.map((w) => [w.name, w]));
+const cpuRatio = (a, b) => (by[a] && by[b] ? round(by[a].cpu_ms_per_request / by[b].cpu_ms_per_request, 3) : null);
 const ratio = (a, b) => (by[a] && by[b] ? round(by[a].rps / by[b].rps, 3) : null);
 const report = {
   date: new Date().toISOString(),
@@ -69,13 +73,19 @@ const report = {
     edge_access_vs_pass_through: ratio('edge-access', 'pass-through'),
     edge_access_vs_jose: ratio('edge-access', 'jose'),
   },
+  // The same comparisons by CPU per request (lower is better, so the ratio is other / edge-access: above 1 means
+  // edge-access costs less CPU per request).
+  cpu_ratios: {
+    pass_through_vs_edge_access: cpuRatio('pass-through', 'edge-access'),
+    jose_vs_edge_access: cpuRatio('jose', 'edge-access'),
+  },
   targets: { edge_access_vs_pass_through: 0.95, edge_access_vs_jose: 1.2 },
   runs,
 };
 writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
 
 const rows = workers.map(
-  (w) => `| ${w.name} | ${w.rps.toFixed(0)} | ${w.p50_ms.toFixed(2)} | ${w.p99_ms.toFixed(2)} | ${w.non_2xx} | ${w.requests} | ${w.rps_per_round.map((x) => x.toFixed(0)).join(' / ')} |`,
+  (w) => `| ${w.name} | ${w.rps.toFixed(0)} | ${w.p50_ms.toFixed(2)} | ${w.p99_ms.toFixed(2)} | ${w.non_2xx} | ${w.requests} | ${w.rps_per_round.map((x) => x.toFixed(0)).join(' / ')} | ${w.cpu_ms_per_request.toFixed(2)} |`,
 );
 const r = report.ratios;
 const fmt = (x, t) => (x === null ? 'n/a' : `${x.toFixed(3)} (target >= ${t})`);
@@ -87,12 +97,14 @@ const md = [
     `${report.duration_s} s; ${withToken ? `${report.distinct_tokens} distinct ES256 tokens` : 'no tokens (variant)'}; sample_allowed ${report.sample_allowed}. ` +
     'Medians across rounds; non-2xx and requests are totals.',
   '',
-  '| worker | RPS | p50 ms | p99 ms | non-2xx | requests | RPS per round |',
-  '|---|---:|---:|---:|---:|---:|---|',
+  '| worker | RPS | p50 ms | p99 ms | non-2xx | requests | RPS per round | CPU ms/request |',
+  '|---|---:|---:|---:|---:|---:|---|---:|',
   ...rows,
   '',
   `edge-access / pass-through: ${fmt(r.edge_access_vs_pass_through, 0.95)}  `,
-  `edge-access / jose: ${fmt(r.edge_access_vs_jose, 1.2)}`,
+  `edge-access / jose: ${fmt(r.edge_access_vs_jose, 1.2)}  `,
+  `CPU per request (wrangler dev + workerd of each Worker): pass-through / edge-access ${report.cpu_ratios.pass_through_vs_edge_access}, ` +
+    `jose / edge-access ${report.cpu_ratios.jose_vs_edge_access}`,
   '',
   report.valid ? 'All runs valid: every response 200, no socket errors, the upstream received every request.'
     : `INVALID:\n${problems.map((p) => `- ${p}`).join('\n')}`,

@@ -77,6 +77,18 @@ start() {
   PGIDS+=("$!")
 }
 
+# CPU time (ms, user + system) used so far by the live processes of process group $1: with `requests`, the CPU one
+# request costs, which a busy shared machine disturbs far less than wall-clock throughput.
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+group_cpu_ms() {
+  local total=0 pid t
+  for pid in $(pgrep -g "$1" || true); do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo $((total * TICK_MS))
+}
+
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 die() {
@@ -130,6 +142,7 @@ main_of() {
 # --- upstream ------------------------------------------------------------------------------------------------
 rm -f "$WORK/upstream.port"
 start "$LOGS/upstream.log" node bench/upstream.mjs "$WORK/upstream.port"
+UPSTREAM_PGID=${PGIDS[-1]}
 for _ in $(seq 100); do [[ -s "$WORK/upstream.port" ]] && break; sleep 0.1; done
 [[ -s "$WORK/upstream.port" ]] || die "the upstream did not start ($(cat "$LOGS/upstream.log"))"
 UPSTREAM="http://127.0.0.1:$(cat "$WORK/upstream.port")"
@@ -146,7 +159,7 @@ probe() { # URL [with-token] -> HTTP status
     -H "Origin: $F_ORIGIN" -H "CF-Connecting-IP: $F_IP" "${auth[@]}" || true
 }
 
-declare -A URL
+declare -A URL PGID
 for w in "${WORKERS[@]}"; do
   dir="$WORK/$w"
   mkdir -p "$dir"
@@ -165,6 +178,7 @@ TOML
     ${WRANGLER_ARGS[@]+"${WRANGLER_ARGS[@]}"}
   pgid=${PGIDS[-1]}
   URL[$w]="http://127.0.0.1:$port"
+  PGID[$w]=$pgid
   status=000
   for _ in $(seq 240); do
     status=$(probe "${URL[$w]}" token)
@@ -201,24 +215,30 @@ for ((r = 1; r <= ROUNDS; r++)); do
     run_wrk "${URL[$w]}" "$WARMUP" "$LOGS/wrk-$w-$r-warmup.log" >/dev/null
     before=$(upstream_counts)
     load=$(cut -d' ' -f1 /proc/loadavg)
+    cpu_w0=$(group_cpu_ms "${PGID[$w]}") cpu_u0=$(group_cpu_ms "$UPSTREAM_PGID")
     result=$(run_wrk "${URL[$w]}" "$DURATION" "$LOGS/wrk-$w-$r.log")
+    cpu_w1=$(group_cpu_ms "${PGID[$w]}") cpu_u1=$(group_cpu_ms "$UPSTREAM_PGID")
     sleep 0.5 # let requests in flight when wrk stopped reach the upstream
     after=$(upstream_counts)
     [[ -n $result ]] || { cat "$LOGS/wrk-$w-$r.log" >&2; die "wrk printed no result for $w"; }
     node -e '
-      const [w, r, res, b, a, load] = process.argv.slice(1);
+      const [w, r, res, b, a, load, cw, cu] = process.argv.slice(1);
       const x = JSON.parse(res), before = JSON.parse(b), after = JSON.parse(a);
       x.worker = w; x.round = Number(r); x.loadavg_1m_before = Number(load);
       x.upstream = after.count - before.count;
       x.upstream_with_subject = after.with_subject - before.with_subject;
+      x.cpu_ms_worker_group = Number(cw); x.cpu_ms_upstream = Number(cu);
+      x.cpu_ms_per_request = Number((Number(cw) / x.requests).toFixed(3));
+      x.upstream_cpu_ms_per_request = Number((Number(cu) / x.requests).toFixed(3));
       console.log(JSON.stringify(x));
-    ' "$w" "$r" "$result" "$before" "$after" "$load" >>"$RUNS"
+    ' "$w" "$r" "$result" "$before" "$after" "$load" $((cpu_w1 - cpu_w0)) $((cpu_u1 - cpu_u0)) >>"$RUNS"
     tail -1 "$RUNS" | node -e '
       const x = JSON.parse(require("fs").readFileSync(0, "utf8"));
       const e = x.socket_errors;
       console.log(`race:   ${x.rps.toFixed(0)} req/s, p50 ${x.p50_ms.toFixed(2)} ms, p99 ${x.p99_ms.toFixed(2)} ms, ` +
         `${x.requests} requests, ${x.non_200} not 200, socket errors ${e.connect + e.read + e.write + e.timeout}, ` +
-        `upstream received ${x.upstream} (${x.upstream_with_subject} with X-Auth-Subject), load ${x.loadavg_1m_before}`);'
+        `upstream received ${x.upstream} (${x.upstream_with_subject} with X-Auth-Subject), load ${x.loadavg_1m_before}, ` +
+        `CPU per request: ${x.cpu_ms_per_request} ms in wrangler dev + workerd, ${x.upstream_cpu_ms_per_request} ms upstream`);'
   done
 done
 
