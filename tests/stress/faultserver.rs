@@ -93,11 +93,16 @@ impl FaultServer {
         self.open.load(Ordering::SeqCst)
     }
 
-    /// Closes the listener and every connection.
+    /// Closes the listener and every connection (waiting up to 2 s for the connection threads to see it, so no
+    /// pooled keep-alive connection can still be answered afterwards).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.acceptor.take() {
             let _ = h.join();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
@@ -172,6 +177,9 @@ fn serve(mut sock: TcpStream, stop: &AtomicBool, records: &Mutex<Vec<Record>>) -
     sock.set_read_timeout(Some(Duration::from_millis(100)))?;
     let mut buf = Vec::new();
     while let Some(record) = read_request(&mut sock, &mut buf, stop)? {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(()); // stopped: a request on a pooled connection gets no answer, like a dead origin
+        }
         let (method, target) = (record.1.clone(), record.2.clone());
         records.lock().unwrap().push(record);
         let mut segs = target.trim_start_matches('/').split(['/', '?']);
