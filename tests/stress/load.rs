@@ -346,10 +346,13 @@ pub fn check_records(
     (forwarded, problems)
 }
 
+/// One RSS reading: when, and `(pid, VmRSS KiB)` per workerd.
+pub type RssSample = (Duration, Vec<(u32, u64)>);
+
 /// RSS samples of the `workerd` processes in a process group, taken on a thread until stopped.
 pub struct MemSampler {
     stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<Vec<(Duration, Vec<(u32, u64)>)>>>,
+    handle: Option<std::thread::JoinHandle<Vec<RssSample>>>,
 }
 
 impl MemSampler {
@@ -377,7 +380,7 @@ impl MemSampler {
         }
     }
 
-    pub fn finish(mut self) -> Vec<(Duration, Vec<(u32, u64)>)> {
+    pub fn finish(mut self) -> Vec<RssSample> {
         self.stop.store(true, Ordering::SeqCst);
         self.handle
             .take()

@@ -4,7 +4,8 @@
 //! Phases, in order (name them as arguments to run only some: `cargo test --features e2e --test stress -- load`):
 //! - `load`: `STRESS_REQUESTS` (200,000) requests of 24 allowed and denied classes over `STRESS_CONCURRENCY` (64)
 //!   keep-alive connections; every response checked against its class, the upstream's records checked against
-//!   the allowed ones, the workerd RSS sampled throughout and required flat (see [`load_phase`]);
+//!   the allowed ones, the Worker's live heap after forced GCs required flat, the workerd RSS sampled and
+//!   reported (see [`load_phase`]);
 //! - `faults`: a second Worker in front of a misbehaving upstream and a misbehaving JWKS endpoint, each fault
 //!   under 64 concurrent connections (see `faults.rs`);
 //! - `policy`: `scripts/build.sh` with broken policies must fail, naming file, rule and field.
@@ -281,13 +282,15 @@ impl Report {
     }
 }
 
-/// The load phase. Flat memory: after the first quarter of the run (warm-up), the median RSS of the last quarter of
-/// samples must be within `STRESS_RSS_GROWTH_MB` (default 24) MiB of the median of the second quarter, for each
-/// workerd process.
+/// The load phase. Memory: the Worker's live heap after forced GCs must be flat ([`heap_verdict`]); the workerd
+/// RSS is sampled and reported ([`memory_verdict`]).
 fn load_phase(root: &Path, r: &mut Report) {
     let total = env_u64("STRESS_REQUESTS", 200_000);
     let concurrency = usize::try_from(env_u64("STRESS_CONCURRENCY", 64)).unwrap_or(64);
-    let bound_mb = env_u64("STRESS_RSS_GROWTH_MB", 24);
+    // RSS is reported; it is judged only when a bound is given (see `memory_verdict`).
+    let bound_mb = std::env::var("STRESS_RSS_GROWTH_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
     let upstream = Upstream::start();
     let jwt = match JwtServer::start(root) {
         Ok(j) => j,
@@ -429,7 +432,16 @@ fn load_phase(root: &Path, r: &mut Report) {
     );
 }
 
-fn memory_verdict(samples: &[(Duration, Vec<(u32, u64)>)], bound_mb: u64, r: &mut Report) {
+/// RSS of each workerd (the one running the Worker, and wrangler's proxy in front of it), sampled every 250 ms.
+///
+/// Under `wrangler dev` both grow steadily with the request count even for a trivial JavaScript Worker that
+/// returns a constant 403 and logs one line (measured here: 63 -> 183 MiB over 30,000 requests for the Worker's
+/// workerd, 59 -> 480 MiB for the proxy's), while the Worker's live heap after a forced GC stays flat: the
+/// growth is the dev runtime's (inspector attached, logs forwarded), not the Worker's. So RSS is reported, and
+/// judged only when `STRESS_RSS_GROWTH_MB` is set: then the median of the last quarter of samples must be within
+/// that many MiB of the median of the second quarter (the first quarter is warm-up), per process. The Worker's
+/// own memory is judged by [`heap_verdict`].
+fn memory_verdict(samples: &[load::RssSample], bound_mb: Option<u64>, r: &mut Report) {
     let mut pids: Vec<u32> = samples
         .iter()
         .flat_map(|(_, s)| s.iter().map(|(p, _)| *p))
@@ -469,14 +481,16 @@ fn memory_verdict(samples: &[(Duration, Vec<(u32, u64)>)], bound_mb: u64, r: &mu
             mb(q4),
             shown.join(" ")
         );
-        r.check(
-            q4 <= q2 + bound_mb * 1024,
-            format!(
-                "memory of workerd {pid} is flat: 4th-quarter median {:.1} MiB <= 2nd-quarter median {:.1} MiB + {bound_mb} MiB",
-                mb(q4),
-                mb(q2)
-            ),
-        );
+        if let Some(bound_mb) = bound_mb {
+            r.check(
+                q4 <= q2 + bound_mb * 1024,
+                format!(
+                    "RSS of workerd {pid} is flat: 4th-quarter median {:.1} MiB <= 2nd-quarter median {:.1} MiB + {bound_mb} MiB",
+                    mb(q4),
+                    mb(q2)
+                ),
+            );
+        }
     }
 }
 
