@@ -478,71 +478,50 @@ pub struct HeapSample {
     pub rss_kb: u64,
 }
 
-/// Forces a GC and reads the heap every `every` on a thread, until stopped. Inspector messages are handled when
-/// the isolate runs, so this only answers while requests flow (as they do during the load).
-pub struct HeapSampler {
-    stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<(Vec<HeapSample>, Vec<String>)>>,
-}
-
-impl HeapSampler {
-    pub fn start(
-        root: &std::path::Path,
-        inspector_port: u16,
-        user_pid: Option<u32>,
-        every: Duration,
-    ) -> HeapSampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let script = root.join("tests/stress/heap.mjs");
-        let handle = {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                let t0 = Instant::now();
-                let (mut out, mut errors) = (Vec::new(), Vec::new());
-                while !stop.load(Ordering::SeqCst) {
-                    let until = Instant::now() + every;
-                    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    match heap_once(&script, inspector_port) {
-                        Ok((used, backing)) => {
-                            let rss_kb = user_pid.and_then(rss_of).unwrap_or(0);
-                            out.push(HeapSample {
-                                at: t0.elapsed(),
-                                used,
-                                backing,
-                                rss_kb,
-                            });
-                        }
-                        Err(e) => errors.push(e),
-                    }
-                }
-                (out, errors)
-            })
-        };
-        HeapSampler {
-            stop,
-            handle: Some(handle),
+/// Forces a full GC in the Worker's isolate and reads its heap (through wrangler dev's inspector, `heap.mjs`).
+/// Inspector messages are handled only when the isolate runs, so requests are sent to `addr` meanwhile.
+///
+/// Not done while the load runs: in a full run, each inspector session opened mid-load was followed by a burst of
+/// dropped connections and "Your worker restarted mid-request" 503s from wrangler's proxy.
+pub fn heap_reading(
+    root: &std::path::Path,
+    inspector_port: u16,
+    addr: &str,
+    user_pid: Option<u32>,
+    at: Duration,
+) -> Result<HeapSample, String> {
+    let script = root.join("tests/stress/heap.mjs");
+    let done = Arc::new(AtomicBool::new(false));
+    let nudger = {
+        let (done, addr) = (Arc::clone(&done), addr.to_owned());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                let _ = crate::support::send(
+                    &addr,
+                    &RawRequest::get("/__stress_heap_nudge")
+                        .header("CF-Connecting-IP", "192.0.2.1"),
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    // The inspector proxy sometimes leaves a session unanswered: up to three attempts.
+    let mut result = heap_once(&script, inspector_port);
+    for _ in 0..2 {
+        if result.is_ok() {
+            break;
         }
+        result = heap_once(&script, inspector_port);
     }
-
-    /// Stops (after the reading in progress, if any) and returns the samples and the failed readings.
-    pub fn finish(mut self) -> (Vec<HeapSample>, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.handle
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for HeapSampler {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
+    done.store(true, Ordering::SeqCst);
+    let _ = nudger.join();
+    let (used, backing) = result?;
+    Ok(HeapSample {
+        at,
+        used,
+        backing,
+        rss_kb: user_pid.and_then(rss_of).unwrap_or(0),
+    })
 }
 
 fn heap_once(script: &std::path::Path, port: u16) -> Result<(u64, u64), String> {

@@ -333,15 +333,17 @@ fn load_phase(root: &Path, r: &mut Report) {
             warm.errors
         ),
     );
-    let cpu_before = load::group_cpu(wrangler.pgid());
-    let sampler = load::MemSampler::start(wrangler.pgid(), Duration::from_millis(250));
     let user_pid = load::user_workerd(wrangler.pgid());
-    let heap = load::HeapSampler::start(
+    let heap_before = load::heap_reading(
         root,
         wrangler.inspector_port(),
+        &wrangler.addr(),
         user_pid,
-        Duration::from_secs(env_u64("STRESS_HEAP_EVERY_S", 10)),
+        Duration::ZERO,
     );
+    let cpu_before = load::group_cpu(wrangler.pgid());
+    let sampler = load::MemSampler::start(wrangler.pgid(), Duration::from_millis(250));
+
     let out = load::run(
         &wrangler.addr(),
         &classes,
@@ -351,7 +353,13 @@ fn load_phase(root: &Path, r: &mut Report) {
         Duration::from_secs(30),
     );
     let samples = sampler.finish();
-    let (heap_samples, heap_errors) = heap.finish();
+    let heap_after = load::heap_reading(
+        root,
+        wrangler.inspector_port(),
+        &wrangler.addr(),
+        user_pid,
+        out.elapsed,
+    );
     let cpu_after = load::group_cpu(wrangler.pgid());
     let rps = out.sent as f64 / out.elapsed.as_secs_f64();
     println!(
@@ -424,7 +432,7 @@ fn load_phase(root: &Path, r: &mut Report) {
         ),
     );
     memory_verdict(&samples, bound_mb, r);
-    heap_verdict(&heap_samples, &heap_errors, r);
+    heap_verdict(heap_before, heap_after, r);
     let stop = wrangler.shutdown();
     r.check(
         stop.group_gone,
@@ -494,58 +502,38 @@ fn memory_verdict(samples: &[load::RssSample], bound_mb: Option<u64>, r: &mut Re
     }
 }
 
-/// The Worker's live memory after forced full GCs: V8 heap used, ArrayBuffer backing stores (Wasm memory), and the
-/// RSS right after. Flat: the 4th-quarter median within `STRESS_HEAP_GROWTH_MB` (default 8) MiB of the 2nd's.
-fn heap_verdict(samples: &[load::HeapSample], errors: &[String], r: &mut Report) {
+/// The Worker's live memory after a forced full GC, before and after the load: V8 heap used and ArrayBuffer backing
+/// stores. Flat: after <= before + `STRESS_HEAP_GROWTH_MB` (default 8) MiB.
+fn heap_verdict(
+    before: Result<load::HeapSample, String>,
+    after: Result<load::HeapSample, String>,
+    r: &mut Report,
+) {
     let bound = env_u64("STRESS_HEAP_GROWTH_MB", 8) * 1024 * 1024;
-    for e in errors.iter().take(3) {
-        println!("  heap reading failed: {e}");
-    }
-    if samples.len() < 8 {
-        return r.fail(format!(
-            "heap after GC: {} readings ({} failed): too few to judge",
-            samples.len(),
-            errors.len()
-        ));
-    }
-    let mb = |b: u64| b as f64 / 1048576.0;
-    let shown: Vec<String> = samples
-        .iter()
-        .map(|s| {
-            format!(
-                "{:.0}s:{:.1}/{:.1}/{:.0}",
-                s.at.as_secs_f64(),
-                mb(s.used),
-                mb(s.backing),
-                s.rss_kb as f64 / 1024.0
-            )
-        })
-        .collect();
-    println!(
-        "load: after forced GC, used V8 heap / backing stores / user workerd RSS, MiB: {}",
-        shown.join(" ")
-    );
-    let q = samples.len() / 4;
-    for (what, series) in [
-        (
-            "V8 heap used",
-            samples.iter().map(|s| s.used).collect::<Vec<_>>(),
-        ),
-        (
-            "backing stores (Wasm memory)",
-            samples.iter().map(|s| s.backing).collect(),
-        ),
+    let (before, after) = match (before, after) {
+        (Ok(b), Ok(a)) => (b, a),
+        (b, a) => {
+            return r.fail(format!(
+                "heap after GC: no reading: before {b:?}, after {a:?}"
+            ))
+        }
+    };
+    let mb = |b: u64| b as f64 / 1_048_576.0;
+    for (what, b, a) in [
+        ("V8 heap used", before.used, after.used),
+        ("ArrayBuffer backing stores", before.backing, after.backing),
     ] {
-        let (q2, q4) = (median(&series[q..2 * q]), median(&series[3 * q..]));
         r.check(
-            q4 <= q2 + bound,
+            a <= b + bound,
             format!(
-                "the Worker's {what} after GC is flat: first {:.2}, 2nd-quarter median {:.2}, 4th-quarter median {:.2}, last {:.2} MiB (bound +{} MiB)",
-                mb(series[0]),
-                mb(q2),
-                mb(q4),
-                mb(series[series.len() - 1]),
-                bound / 1048576
+                "the Worker's {what} after a forced GC: {:.2} MiB before the load, {:.2} MiB after {:.0?} of it \
+                 (bound +{} MiB); user workerd RSS then {:.0} / {:.0} MiB",
+                mb(b),
+                mb(a),
+                after.at,
+                bound / 1_048_576,
+                before.rss_kb as f64 / 1024.0,
+                after.rss_kb as f64 / 1024.0
             ),
         );
     }
