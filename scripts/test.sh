@@ -17,7 +17,7 @@ reap() {
   # Process groups the e2e harness started and did not get to stop (it normally stops them itself).
   for f in "$E2E_PGID_DIR"/*; do
     [[ -e "$f" ]] || continue
-    kill -TERM -- "-$(basename "$f")" 2>/dev/null || true
+    kill -TERM -- "-$(basename "$f" .pgid)" 2>/dev/null || true
     rm -f "$f"
   done
 }

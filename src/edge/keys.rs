@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use worker::{Env, Request};
 
@@ -18,6 +19,8 @@ use crate::verify::webcrypto::WebCryptoVerifier;
 
 /// Longest a JWKS fetch may take.
 const JWKS_TIMEOUT_MS: u32 = 5_000;
+/// How often a request waiting for another request's first JWKS fetch looks again.
+const WAIT_POLL_MS: u32 = 25;
 /// Largest JWKS document accepted.
 const JWKS_MAX_BYTES: usize = 1024 * 1024;
 
@@ -86,13 +89,18 @@ impl Isolate {
             let KeySource::Remote(remote) = &issuer.keys else {
                 continue;
             };
-            let allowed = self
-                .jwks
-                .borrow()
-                .get(id)
-                .is_none_or(|s| s.may_refetch_for_unknown_kid(remote, now.0));
+            let (allowed, under_way) = self.jwks.borrow().get(id).map_or((true, false), |s| {
+                (
+                    s.may_refetch_for_unknown_kid(remote, now.0),
+                    s.in_flight(now.0),
+                )
+            });
             if allowed {
                 self.fetch_jwks(id, remote, now, env).await;
+                refetched = true;
+            } else if under_way {
+                // Another request is fetching: its keys may hold this one.
+                self.wait_while(id, |s| s.in_flight(now.0)).await;
                 refetched = true;
             }
         }
@@ -147,6 +155,8 @@ impl Isolate {
                     let due = self.jwks_state(id, |s| s.due(remote, now.0));
                     if due.flatten().is_some() {
                         self.fetch_jwks(id, remote, now, env).await;
+                    } else {
+                        self.wait_while(id, |s| s.awaiting_first_keys(now.0)).await;
                     }
                     self.jwks_state(id, |s| s.keys())
                         .flatten()
@@ -164,6 +174,19 @@ impl Isolate {
             states.resize_with(id + 1, JwksState::default);
         }
         states.get_mut(id).map(f)
+    }
+
+    /// Waits, at most the fetch timeout, while `waiting` holds of the issuer's JWKS state: for another request's
+    /// fetch to finish instead of starting one, so a burst on a cold isolate makes one JWKS fetch. It polls on
+    /// this request's own timer: being woken from the other request's callbacks would run this request's I/O in
+    /// that request's context, which Workers refuse.
+    async fn wait_while(&self, id: usize, waiting: impl Fn(&mut JwksState) -> bool) {
+        for _ in 0..=JWKS_TIMEOUT_MS / WAIT_POLL_MS {
+            if !self.jwks_state(id, &waiting).unwrap_or(false) {
+                return;
+            }
+            worker::Delay::from(Duration::from_millis(u64::from(WAIT_POLL_MS))).await;
+        }
     }
 
     /// HMAC keys from the Worker secrets (or vars) the issuer names, read once per isolate.

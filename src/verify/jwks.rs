@@ -49,13 +49,17 @@ impl JwksState {
         self.keys.clone()
     }
 
-    /// Whether to fetch before checking tokens.
+    /// Whether a fetch started within [`FETCH_TIMEOUT_SECONDS`] is still under way.
+    pub fn in_flight(&self, now: u64) -> bool {
+        self.in_flight_since
+            .is_some_and(|at| now < at.saturating_add(FETCH_TIMEOUT_SECONDS))
+    }
+
+    /// Whether to fetch before checking tokens. Never while another request's fetch is under way: with keys held
+    /// the request uses them meanwhile; without, it waits for that fetch ([`JwksState::awaiting_first_keys`]),
+    /// so a burst of requests on a cold isolate makes one fetch, not one each.
     pub fn due(&self, spec: &RemoteJwks, now: u64) -> Option<FetchReason> {
-        let in_flight = self
-            .in_flight_since
-            .is_some_and(|at| now < at.saturating_add(FETCH_TIMEOUT_SECONDS));
-        if in_flight && self.keys.is_some() {
-            // Another request is refreshing: use the keys held meanwhile.
+        if self.in_flight(now) {
             return None;
         }
         let Some(fetched) = self.fetched_at else {
@@ -77,8 +81,16 @@ impl JwksState {
         }
     }
 
-    /// Whether a token naming an unknown `kid` may trigger a refetch now.
+    /// Whether there are no keys yet and a fetch is under way: the request should wait for it rather than fetch.
+    pub fn awaiting_first_keys(&self, now: u64) -> bool {
+        self.keys.is_none() && self.in_flight(now)
+    }
+
+    /// Whether a token naming an unknown `kid` may trigger a refetch now (never while a fetch is under way).
     pub fn may_refetch_for_unknown_kid(&self, spec: &RemoteJwks, now: u64) -> bool {
+        if self.in_flight(now) {
+            return false;
+        }
         match self.attempted_at {
             Some(at) => now >= at.saturating_add(spec.min_refetch_seconds),
             None => true,
@@ -173,13 +185,22 @@ mod tests {
     fn one_refresh_at_a_time() {
         let s = spec();
         let mut st = JwksState::default();
+        assert!(!st.awaiting_first_keys(0));
         st.begin(0);
         assert_eq!(
             st.due(&s, 0),
-            Some(FetchReason::Empty),
-            "with no keys, nothing else to use"
+            None,
+            "with no keys and a fetch under way, wait for it rather than fetch again"
         );
+        assert!(st.awaiting_first_keys(0));
+        assert!(st.awaiting_first_keys(9));
+        assert!(
+            !st.awaiting_first_keys(10),
+            "a first fetch that never finished stops counting"
+        );
+        assert_eq!(st.due(&s, 10), Some(FetchReason::Empty));
         st.fetched(vec![key()], 0);
+        assert!(!st.awaiting_first_keys(0));
         assert_eq!(st.due(&s, 600), Some(FetchReason::Stale));
         st.begin(600);
         assert_eq!(
@@ -213,5 +234,12 @@ mod tests {
             "a failed attempt counts too"
         );
         assert!(st.may_refetch_for_unknown_kid(&s, 220));
+        st.begin(220);
+        assert!(
+            !st.may_refetch_for_unknown_kid(&s, 221),
+            "not while a fetch is under way"
+        );
+        st.failed(222);
+        assert!(st.may_refetch_for_unknown_kid(&s, 282));
     }
 }
