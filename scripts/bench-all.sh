@@ -51,9 +51,9 @@ wasm="$out/worker/index_bg.wasm"
 printf '{ "policy": "policy.json", "wasm_bytes": %d, "wasm_gzip_bytes": %d }\n' \
   "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" >"$out/size.json"
 
-if [[ -x scripts/race.sh ]]; then
+if [[ -f scripts/race.sh ]]; then
   commands+=("scripts/race.sh")
-  timed race scripts/race.sh
+  timed race bash scripts/race.sh
 else
   echo "bench: scripts/race.sh is not here: the race is reported as not run"
 fi
