@@ -75,7 +75,7 @@ impl Harness for Wasm<'_> {
             self.c
                 .bench_async_function(&id, move |b| {
                     let mut routine = routine.clone();
-                    Box::pin(async move { b.iter_future(move || routine()).await })
+                    Box::pin(async move { b.iter_future(&mut routine).await })
                 })
                 .await;
         }

@@ -2,7 +2,8 @@
 //! Node, wasm-bindgen-test's criterion), so both measure exactly the same inputs with the same budgets.
 //!
 //! Each harness implements [`Harness`] and calls the group functions ([`parse`], [`compile`], [`execute`], [`ip`],
-//! [`origin`], [`startup`]), which name every benchmark `group/name`. Setup is never measured and runs only for
+//! [`origin`], [`startup`], and the async [`token`], [`verify`], [`decision`]), which name every benchmark
+//! `group/name`. Signatures are checked with the target's own [`Verifier`]: RustCrypto natively, WebCrypto in Wasm. Setup is never measured and runs only for
 //! benchmarks that run (natively criterion's filter applies before it; the Wasm runner filters whole groups); the
 //! expensive fixtures (the 1M-prefix sets, the 100k-CIDR policy) are built once per process and shared.
 //!
