@@ -21,6 +21,7 @@ mkdir -p "$out"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/bench-cargo}"
 started=$SECONDS
 started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Results of an earlier run must not pass for this one's.
 rm -f "$out"/{engine,startup,size,race,meta}.json "$out/race.md"
 
@@ -59,11 +60,11 @@ else
 fi
 
 # This machine and this run, for the report.
-node - "$out/meta.json" "$started_at" "$((SECONDS - started))" "$quick" "${commands[@]}" -- "${durations[@]}" <<'EOF'
+node - "$out/meta.json" "$started_at" "$((SECONDS - started))" "$quick" "$load_before" "${commands[@]}" -- "${durations[@]}" <<'EOF'
 const fs = require('node:fs');
 const os = require('node:os');
 const { execSync } = require('node:child_process');
-const [file, date, seconds, quick, ...rest] = process.argv.slice(2);
+const [file, date, seconds, quick, loadBefore, ...rest] = process.argv.slice(2);
 const split = rest.indexOf('--');
 const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m) || [])[1] || os.cpus()[0]?.model;
 const meta = {
@@ -79,6 +80,9 @@ const meta = {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     rustc: execSync('rustc --version', { encoding: 'utf8' }).trim(),
+    // 1, 5 and 15 minute load averages when the run began and ended: a loaded machine stretches every figure.
+    load_before: loadBefore,
+    load_after: os.loadavg().map((l) => l.toFixed(2)).join(' '),
   },
 };
 fs.writeFileSync(file, JSON.stringify(meta, null, 2) + '\n');

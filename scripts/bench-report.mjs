@@ -42,7 +42,9 @@ if (meta) {
   const m = meta.machine;
   md.push(
     `- Date: ${meta.date}${meta.quick ? ' (**quick mode**: short budgets, few startup samples; a smoke run, not a record)' : ''}`,
-    `- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memory_gib} GiB memory, ${m.os}; shared with other work, so expect noise`,
+    `- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memory_gib} GiB memory, ${m.os}` +
+      (m.load_before ? `; load average ${m.load_before} at the start, ${m.load_after} at the end` : '') +
+      ' (a shared machine: a load above the CPU count stretches every figure, unevenly)',
     `- Toolchain: ${m.rustc}; Node ${m.node} (Wasm runs under Node's V8; signatures in Wasm use Node's WebCrypto)`,
     `- Commands: ${meta.commands.map((c) => `\`${c}\``).join(', ')}`,
     `- Duration: ${Math.round(meta.duration_s / 60)} min (${Object.entries(meta.steps_s)
