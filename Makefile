@@ -5,12 +5,13 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help setup build dev test stress bundle deploy clean
+.PHONY: help setup build dev test stress bench bundle deploy clean
 
 help:
 	@echo "make dev     run the filter under wrangler dev on 127.0.0.1:8787 with the demo policy"
 	@echo "make test    fmt, clippy (native + wasm32), native tests, wasm tests, end-to-end tests"
 	@echo "make stress  load (200,000 requests at concurrency 64) and faults against wrangler dev; broken policies"
+	@echo "make bench   every benchmark into target/bench/*.json and BENCHMARKS.md (~25 min; BENCH_QUICK=1 for a smoke run)"
 	@echo "make setup   install the toolchain pieces that are missing (idempotent)"
 	@echo "make build   build the Worker (build/) with the bundled policy (EDGE_ACCESS_POLICY=path to change it)"
 	@echo "make bundle  wrangler deploy --dry-run into dist/ and print the Wasm size"
@@ -30,6 +31,8 @@ test: setup
 
 stress: setup
 	@scripts/stress.sh
+bench: setup
+	@scripts/bench-all.sh
 
 bundle: setup
 	@scripts/bundle.sh

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# Benchmarks the policy engine natively (criterion, benches/engine.rs) and in Wasm under Node (wasm-bindgen-test's
-# criterion, benches/engine_wasm.rs): the same workloads (benches/workload/), side by side.
+# Benchmarks the policy engine and token checks natively (criterion, benches/engine.rs) and in Wasm under Node
+# (wasm-bindgen-test's criterion, benches/engine_wasm.rs): the same workloads (benches/workload/), side by side.
+# Signatures: RustCrypto natively, WebCrypto in Wasm. `make bench` (scripts/bench-all.sh) runs this and the rest.
 #
 #   scripts/bench.sh                  # everything, bench profile (inherits release: opt-level "s", as shipped)
-#   scripts/bench.sh ip               # one group (parse, compile, execute, ip, origin, startup): engine-ip.{json,md}
+#   scripts/bench.sh ip               # one group (parse, compile, execute, ip, origin, startup, token, verify,
+#                                     # decision): engine-ip.{json,md}
 #   scripts/bench.sh --opt-level 3    # at another opt-level (0-3, s, z); written to engine-opt3.{json,md}
 #   scripts/bench.sh --repeat 3       # run everything 3 times, keep each benchmark's lowest median (noisy hosts)
 #   scripts/bench.sh --native-only | --wasm-only
 #
 # Writes target/bench/engine.json ({"group/name": {"native_ns", "wasm_ns", "ratio"}}: medians in nanoseconds,
-# ratio = wasm / native) and target/bench/engine.md, and prints the Markdown table. One run takes about 2 minutes
+# ratio = wasm / native) and target/bench/engine.md, and prints the Markdown table. One run takes about 5 minutes
 # on a 2-core machine once built; building both targets from scratch about 5 more. Builds go to target/bench-cargo,
-# apart from the ordinary target dir.
+# apart from the ordinary target dir. EDGE_ACCESS_BENCH_QUICK=1 (at build time) shrinks every budget.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-usage() { sed -n '2,14p' "$0"; }
+usage() { sed -n '2,17p' "$0"; }
 opt_level=""
 group=""
 repeat=1
@@ -36,8 +38,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 case "$group" in
-  "" | parse | compile | execute | ip | origin | startup) ;;
-  *) echo "unknown group \`$group\`: parse, compile, execute, ip, origin or startup" >&2; exit 2 ;;
+  "" | parse | compile | execute | ip | origin | startup | token | verify | decision) ;;
+  *) echo "unknown group \`$group\`: parse, compile, execute, ip, origin, startup, token, verify or decision" >&2; exit 2 ;;
 esac
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat: a count of 1 or more" >&2; exit 2; }
 
@@ -70,7 +72,7 @@ results() {
 const fs = require('node:fs');
 const path = require('node:path');
 const [mode, ...args] = process.argv.slice(2);
-const order = ['parse', 'compile', 'execute', 'ip', 'origin', 'startup'];
+const order = ['parse', 'compile', 'execute', 'ip', 'origin', 'startup', 'token', 'verify', 'decision'];
 
 // Both harnesses print `name   time: [low typical high]`, a name longer than 23 characters on a line of its own
 // before its `time:` line: what ran, in order, with criterion's typical time (slope or mean).
@@ -86,7 +88,7 @@ function printed(file) {
       if (name) found.set(name, Number(timed[2]) * unit[timed[3]]);
       pending = null;
     } else {
-      pending = /^[a-z0-9_]+\/[a-z0-9_]+$/.test(line.trim()) ? line.trim() : null;
+      pending = /^[a-z0-9_]+\/[A-Za-z0-9_]+$/.test(line.trim()) ? line.trim() : null;
     }
   }
   return found;

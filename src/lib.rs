@@ -16,3 +16,7 @@ pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+// Startup measurement only (`scripts/startup.sh`); off by default, never in the shipped Worker.
+#[cfg(all(target_arch = "wasm32", feature = "bench-startup"))]
+mod bench_startup;

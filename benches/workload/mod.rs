@@ -2,7 +2,8 @@
 //! Node, wasm-bindgen-test's criterion), so both measure exactly the same inputs with the same budgets.
 //!
 //! Each harness implements [`Harness`] and calls the group functions ([`parse`], [`compile`], [`execute`], [`ip`],
-//! [`origin`], [`startup`]), which name every benchmark `group/name`. Setup is never measured and runs only for
+//! [`origin`], [`startup`], and the async [`token`], [`verify`], [`decision`]), which name every benchmark
+//! `group/name`. Signatures are checked with the target's own [`Verifier`]: RustCrypto natively, WebCrypto in Wasm. Setup is never measured and runs only for
 //! benchmarks that run (natively criterion's filter applies before it; the Wasm runner filters whole groups); the
 //! expensive fixtures (the 1M-prefix sets, the 100k-CIDR policy) are built once per process and shared.
 //!
@@ -12,18 +13,27 @@
 //! This is `benches/workload/mod.rs` rather than `benches/workload.rs` because Cargo would build the latter as a
 //! benchmark target of its own.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use edge_access::engine::{
     DecidedBy, Effect, HeaderList, NoLimits, NoTokens, RequestFacts, UnixTime,
 };
 use edge_access::policy::file::PolicyFile;
 use edge_access::policy::ip::{self, IpSet, IpSetBuilder};
 use edge_access::policy::origin::{parse_request_origin, OriginList};
+use edge_access::policy::KeySource;
 use edge_access::policy::{Policy, PrecompiledIpList};
+use edge_access::token::jwk::{parse_jwk, VerifyKey};
+use edge_access::token::jwt;
+use edge_access::token::Algorithm;
+use edge_access::verify::request::{verify_tokens, KeyStore, Keys, TokenResults, VerifiedCache};
+use edge_access::verify::{now_or_never, SignatureVerifier};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
@@ -36,6 +46,20 @@ pub trait Harness {
         S: FnOnce() -> R,
         R: FnMut() -> O;
 
+    /// As [`Harness::bench`] for a routine that returns a future: each iteration awaits it. Natively the futures
+    /// are ready at once (RustCrypto); in Wasm they await WebCrypto's promises.
+    fn bench_async<S, R, F, O>(
+        &mut self,
+        group: &str,
+        name: &str,
+        budget: Budget,
+        setup: S,
+    ) -> impl std::future::Future<Output = ()>
+    where
+        S: FnOnce() -> R,
+        R: FnMut() -> F + Clone + 'static,
+        F: std::future::Future<Output = O>;
+
     /// Prints a line about the workload (sizes, hit ratios), where the harness prints.
     fn note(&mut self, line: &str);
 }
@@ -46,6 +70,25 @@ pub struct Budget {
     pub sample_size: usize,
     pub warm_up: Duration,
     pub measurement: Duration,
+}
+
+/// Quick mode (`EDGE_ACCESS_BENCH_QUICK` set when the benchmarks are built, as `BENCH_QUICK=1 make bench` does):
+/// every budget shrinks to 10 samples and about a quarter of the time. For a smoke run, not for the record.
+pub const QUICK: bool = option_env!("EDGE_ACCESS_BENCH_QUICK").is_some();
+
+impl Budget {
+    /// This budget, shrunk in quick mode.
+    pub fn effective(self) -> Budget {
+        if QUICK {
+            Budget {
+                sample_size: 10,
+                warm_up: self.warm_up / 3,
+                measurement: self.measurement / 4,
+            }
+        } else {
+            self
+        }
+    }
 }
 
 /// Bootstrap resamples for the statistics (criterion's default of 100 000 costs seconds per benchmark in Wasm).
@@ -230,7 +273,8 @@ pub fn ip_fixture(family: Family, size: usize) -> &'static IpFixture {
     FIXTURES[slot].get_or_init(|| build_ip_fixture(family, SIZES[size].1))
 }
 
-fn build_ip_fixture(family: Family, n: usize) -> IpFixture {
+/// The `n` prefixes of the `family` fixture, and the generator positioned after them.
+fn fixture_nets(family: Family, n: usize) -> (Vec<IpNet>, XorShift) {
     let seed = match family {
         Family::V4 => 0x0004_0000,
         Family::V6 => 0x0006_0000,
@@ -242,6 +286,11 @@ fn build_ip_fixture(family: Family, n: usize) -> IpFixture {
             Family::V6 => IpNet::V6(v6_prefix(&mut rng)),
         })
         .collect();
+    (nets, rng)
+}
+
+fn build_ip_fixture(family: Family, n: usize) -> IpFixture {
+    let (nets, mut rng) = fixture_nets(family, n);
     let mut builder = IpSetBuilder::default();
     builder.extend(nets.iter().copied());
     let built = builder.build();
@@ -438,8 +487,9 @@ fn realistic_list(i: usize) -> Vec<IpNet> {
     nets
 }
 
-/// The realistic policy's JSON text: 100k CIDRs in three lists, 50 origins, 20 rules (every condition kind but
-/// `asn_in`, allow / deny / require, one report-only), default deny.
+/// The realistic (reference) policy's JSON text: 100k CIDRs in three lists, 50 origins, 20 rules (every condition
+/// kind but `asn_in`, allow / deny / require, one report-only, one requiring an ES256 token with a claim test),
+/// one issuer, default deny.
 pub fn realistic_policy_text() -> String {
     let mut ip_lists = serde_json::Map::new();
     for (i, (name, _, _)) in REALISTIC_LISTS.iter().enumerate() {
@@ -453,6 +503,7 @@ pub fn realistic_policy_text() -> String {
         "version": 1,
         "ip_lists": ip_lists,
         "origin_lists": { "our_apps": origin_entries() },
+        "issuers": { "users": reference_issuer() },
         "country_lists": {
             "sanctioned": ["CU", "IR", "KP", "SY", "BY"],
             "eu": ["AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "PL", "PT", "SE"]
@@ -495,9 +546,9 @@ pub fn realistic_policy_text() -> String {
             { "id": "api-methods", "action": "deny",
               "when": { "all": [ { "host_is": ["api.example.com"] },
                                  { "not": { "method_is": ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"] } } ] } },
-            { "id": "graphql", "action": "allow",
-              "when": { "all": [ { "host_is": ["api.example.com"] }, { "path_is": ["/graphql"] },
-                                 { "method_is": ["GET", "POST"] } ] } },
+            { "id": "account-token", "action": "require",
+              "when": { "all": [ { "host_is": ["api.example.com"] }, { "path_under": ["/v1/account"] } ] },
+              "require": { "token": { "issuer": "users", "claims": [ { "claim": "roles", "contains": "admin" } ] } } },
             { "id": "api-v1", "action": "allow",
               "when": { "all": [ { "host_is": ["api.example.com"] }, { "path_under": ["/v1"] } ] } }
         ],
@@ -571,6 +622,8 @@ pub struct Realistic {
     pub late_allow: Vec<Request>,
     /// A request no rule covers: every rule is considered, then the default denies.
     pub default: Vec<Request>,
+    /// An account call with the ES256 token: the token rule checks it, the last rule allows.
+    pub token: Vec<Request>,
 }
 
 /// Requests per mix (a power of two), rotated so consecutive decisions use different addresses and paths.
@@ -680,6 +733,21 @@ fn build_realistic() -> Realistic {
             )
         })
         .collect();
+    let bearer = format!("Bearer {}", es256_token());
+    let token = (0..REQUESTS)
+        .map(|i| {
+            let mut r = request(
+                "GET",
+                "api.example.com",
+                format!("/v1/account/{}/settings", 1000 + i),
+                unlisted(&mut rng),
+                Some(origins.exact[i].as_str()),
+                "DE",
+            );
+            r.headers.append("authorization", &bearer);
+            r
+        })
+        .collect();
     let r = Realistic {
         text,
         bundle_text,
@@ -689,6 +757,7 @@ fn build_realistic() -> Realistic {
         early_deny,
         late_allow,
         default,
+        token,
     };
     for policy in [&r.compiled, &r.bundled] {
         check(
@@ -704,6 +773,13 @@ fn build_realistic() -> Realistic {
             DecidedBy::Rule("api-v1"),
         );
         check(policy, &r.default, Effect::Deny, DecidedBy::Default);
+        // Without its token an account call is refused by the token rule.
+        check(
+            policy,
+            &r.token,
+            Effect::Deny,
+            DecidedBy::Rule("account-token"),
+        );
     }
     r
 }
@@ -851,4 +927,381 @@ pub fn compile(h: &mut impl Harness) {
                 .count()
         }
     });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// token, verify, decision: JWTs (the jose-minted fixtures of tests/fixtures/jwt)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The signature checker of this target: RustCrypto natively (the CLI's), WebCrypto in Wasm (the Worker's).
+#[cfg(not(target_arch = "wasm32"))]
+pub type Verifier = edge_access::verify::rustcrypto::RustCryptoVerifier;
+#[cfg(target_arch = "wasm32")]
+pub type Verifier = edge_access::verify::webcrypto::WebCryptoVerifier;
+
+/// One verifier for the process, as the Worker keeps one per isolate (WebCrypto's imported keys stay cached).
+pub fn verifier() -> &'static Verifier {
+    thread_local! {
+        static VERIFIER: &'static Verifier = Box::leak(Box::new(new_verifier()));
+    }
+    VERIFIER.with(|v| *v)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn new_verifier() -> Verifier {
+    edge_access::verify::rustcrypto::RustCryptoVerifier
+}
+#[cfg(target_arch = "wasm32")]
+fn new_verifier() -> Verifier {
+    edge_access::verify::webcrypto::WebCryptoVerifier::new()
+}
+
+const VECTORS: &str = include_str!("../../tests/fixtures/jwt/vectors.json");
+
+/// Inside the fixtures' validity (iat 1800000000, exp 1800003600).
+pub const TOKEN_NOW: UnixTime = UnixTime(1_800_000_100);
+
+/// Every algorithm, in the order the report lists them.
+pub const ALGS: [&str; 12] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
+
+fn vector(name: &str) -> Value {
+    let doc: Value = serde_json::from_str(VECTORS).expect("vectors JSON");
+    doc["vectors"]
+        .as_array()
+        .expect("vectors")
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no vector `{name}`"))
+        .clone()
+}
+
+/// The jose-minted ES256 token (iss `https://issuer.example`, aud `edge-access`, roles admin and dev).
+pub fn es256_token() -> String {
+    vector("jose-ES256-valid")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+/// The reference policy's issuer: the ES256 fixture's public key, bundled.
+fn reference_issuer() -> Value {
+    json!({
+        "issuer": "https://issuer.example",
+        "audiences": ["edge-access"],
+        "algorithms": ["ES256"],
+        "jwks": { "keys": [vector("jose-ES256-valid")["jwk"].clone()] }
+    })
+}
+
+/// One signature to check: the jose fixture of one algorithm.
+pub struct SignatureCase {
+    pub alg: Algorithm,
+    pub key: VerifyKey,
+    pub signing_input: String,
+    pub signature: Vec<u8>,
+}
+
+/// The `jose-<alg>-valid` fixture of each of [`ALGS`].
+pub fn signature_cases() -> Vec<SignatureCase> {
+    ALGS.iter()
+        .map(|name| {
+            let v = vector(&format!("jose-{name}-valid"));
+            let token = v["token"].as_str().expect("token");
+            let (input, sig) = token.rsplit_once('.').expect("compact JWS");
+            let key = match v.get("secret") {
+                Some(s) => VerifyKey::hmac(
+                    &URL_SAFE_NO_PAD
+                        .decode(s.as_str().expect("secret"))
+                        .expect("base64url secret"),
+                )
+                .expect("HMAC key"),
+                None => parse_jwk(&v["jwk"]).expect("JWK"),
+            };
+            SignatureCase {
+                alg: Algorithm::from_name(name).expect("algorithm"),
+                key,
+                signing_input: input.to_owned(),
+                signature: URL_SAFE_NO_PAD.decode(sig).expect("base64url signature"),
+            }
+        })
+        .collect()
+}
+
+/// Bundled keys for every issuer of a policy.
+pub struct BundledKeys(Vec<Vec<VerifyKey>>);
+
+impl BundledKeys {
+    pub fn of(policy: &Policy) -> BundledKeys {
+        BundledKeys(
+            policy
+                .issuers()
+                .iter()
+                .map(|i| match &i.keys {
+                    KeySource::Bundled(keys) => keys.clone(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl KeyStore for BundledKeys {
+    fn keys(&self, issuer: usize) -> Keys<'_> {
+        match self.0.get(issuer) {
+            Some(keys) if !keys.is_empty() => Keys::Ready(keys),
+            _ => Keys::Unavailable,
+        }
+    }
+}
+
+/// Verifies a request's tokens against the reference policy, as the Worker does before evaluating.
+pub async fn verify_request(
+    request: &Request,
+    keys: &BundledKeys,
+    cache: &RefCell<VerifiedCache>,
+) -> TokenResults {
+    let policy = &realistic().bundled;
+    verify_tokens(
+        policy,
+        &request.headers,
+        None,
+        TOKEN_NOW,
+        keys,
+        verifier(),
+        cache,
+    )
+    .await
+    .expect("keys are bundled")
+}
+
+/// A whole decision on the reference policy: the request's tokens verified (through `cache`), then evaluated.
+/// Returns whether the request was allowed.
+pub async fn decide(request: &Request, keys: &BundledKeys, cache: &RefCell<VerifiedCache>) -> bool {
+    let tokens = verify_request(request, keys, cache).await;
+    let facts = RequestFacts {
+        tokens: &tokens,
+        ..request.facts()
+    };
+    !realistic().bundled.evaluate(&facts, TOKEN_NOW).blocks()
+}
+
+/// What the `token` and `decision` groups share: the reference policy's keys and a warm verified-token cache.
+pub struct TokenFixture {
+    pub keys: BundledKeys,
+    pub warm: RefCell<VerifiedCache>,
+}
+
+/// Built once; the warm cache is filled by [`warm_up`] (async: in Wasm the first verification awaits WebCrypto).
+pub fn token_fixture() -> &'static TokenFixture {
+    thread_local! {
+        static FIXTURE: &'static TokenFixture = Box::leak(Box::new(TokenFixture {
+            keys: BundledKeys::of(&realistic().bundled),
+            warm: RefCell::new(VerifiedCache::default()),
+        }));
+    }
+    FIXTURE.with(|f| *f)
+}
+
+/// Verifies the token mix once, filling the warm cache (one entry: every request carries the same token), and
+/// checks each decision allows.
+pub async fn warm_up() {
+    let fx = token_fixture();
+    for r in &realistic().token {
+        assert!(decide(r, &fx.keys, &fx.warm).await, "token request refused");
+    }
+    assert_eq!(fx.warm.borrow().len(), 1, "one token, one cache entry");
+}
+
+/// `token/{parse_es256,claims_es256,cache_hit_es256}`: the ES256 token parsed with its algorithm pinned, its claims
+/// checked against the issuer's rules, and a verified-token cache hit through the whole token driver (extract,
+/// cache lookup, claim re-check; no signature check).
+pub async fn token(h: &mut impl Harness) {
+    warm_up().await;
+    h.bench("token", "parse_es256", FAST, || {
+        let token = es256_token();
+        let issuer = &realistic().bundled.issuers()[0];
+        move || {
+            jwt::parse(
+                black_box(&token),
+                &issuer.algorithms,
+                issuer.max_token_bytes,
+            )
+            .is_ok()
+        }
+    });
+    h.bench("token", "claims_es256", FAST, || {
+        let token = es256_token();
+        let issuer = &realistic().bundled.issuers()[0];
+        let claims = jwt::parse(&token, &issuer.algorithms, issuer.max_token_bytes)
+            .expect("token parses")
+            .claims;
+        move || jwt::check_claims(black_box(&claims), &issuer.claim_rules, TOKEN_NOW.0).is_ok()
+    });
+    h.bench("token", "cache_hit_es256", FAST, || {
+        let fx = token_fixture();
+        let requests = &realistic().token;
+        let mut i = 0usize;
+        move || {
+            i = (i + 1) % requests.len();
+            now_or_never(verify_request(&requests[i], &fx.keys, &fx.warm))
+                .expect("a cache hit never waits")
+        }
+    });
+}
+
+/// `decision/es256_{verify,cache_hit}`: a whole decision on the reference policy for a request carrying the ES256
+/// token: the token driver (extract, parse, pin, key selection, signature check with [`Verifier`], claims), then
+/// `Policy::evaluate` (20 rules, the token rule with a claim test), allowed by the last rule. `es256_verify` starts
+/// each decision with an empty verified-token cache (a new token: one signature check); `es256_cache_hit` with the
+/// token already verified (a client's repeated token: no signature check).
+pub async fn decision(h: &mut impl Harness) {
+    warm_up().await;
+    h.bench_async("decision", "es256_verify", MEDIUM, || {
+        let fx = token_fixture();
+        let requests = &realistic().token;
+        let mut i = 0usize;
+        move || {
+            i = (i + 1) % requests.len();
+            let request = &requests[i];
+            async move {
+                let cache = RefCell::new(VerifiedCache::default());
+                let allowed = decide(black_box(request), &fx.keys, &cache).await;
+                assert!(allowed);
+                allowed
+            }
+        }
+    })
+    .await;
+    h.bench("decision", "es256_cache_hit", FAST, || {
+        let fx = token_fixture();
+        let requests = &realistic().token;
+        let mut i = 0usize;
+        move || {
+            i = (i + 1) % requests.len();
+            now_or_never(decide(black_box(&requests[i]), &fx.keys, &fx.warm))
+                .expect("a cache hit never waits")
+        }
+    });
+}
+
+/// `verify/<alg>`: one signature check with [`Verifier`] on each algorithm's jose fixture (RSA 2048-bit keys, EC
+/// P-256/P-384, Ed25519, HMAC 32/48/64-byte secrets). Keys are parsed outside the loop; WebCrypto imports each
+/// key once (its verifier caches the `CryptoKey`, as in the Worker), which the first, checked, verification does.
+pub async fn verify(h: &mut impl Harness) {
+    let cases: &'static [SignatureCase] = Box::leak(signature_cases().into_boxed_slice());
+    for case in cases {
+        let ok = verifier()
+            .verify(
+                case.alg,
+                &case.key,
+                case.signing_input.as_bytes(),
+                &case.signature,
+            )
+            .await;
+        assert_eq!(ok, Ok(()), "{} fixture verifies", case.alg);
+        h.bench_async("verify", case.alg.name(), MEDIUM, move || {
+            move || {
+                verifier().verify(
+                    case.alg,
+                    &case.key,
+                    black_box(case.signing_input.as_bytes()),
+                    black_box(&case.signature),
+                )
+            }
+        })
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Policy files for the startup benchmark (scripts/startup.sh)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Writes the policies the startup benchmark bundles, and one request for each with the answer the native engine
+/// gives it, into `dir`: `reference.json` (the realistic policy: 100k CIDRs, 50 origins, 20 rules, one ES256
+/// issuer), `list-1m.json` (the 1M IPv4 prefixes of `ip/v4_1m`, one deny rule, default allow) and
+/// `requests.json`. Deterministic: the same files every time.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_startup_policies(dir: &std::path::Path) {
+    use edge_access::engine::render;
+
+    std::fs::create_dir_all(dir).expect("policy directory");
+    let (nets, _) = fixture_nets(Family::V4, SIZES[3].1);
+    let list_text = json!({
+        "version": 1,
+        "ip_lists": { "big": nets.iter().map(|n| n.to_string()).collect::<Vec<_>>() },
+        "rules": [ { "id": "big-blocklist", "action": "deny", "when": { "client_ip_in": "big" } } ],
+        "default": { "action": "allow" }
+    })
+    .to_string();
+    let r = realistic();
+    let reference = &r.default[0];
+    let listed = nets[0].addr().to_string();
+    let cases = [
+        (
+            "reference",
+            r.text.clone(),
+            reference.method,
+            reference.host.clone(),
+            reference.path.clone(),
+            reference
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect::<Vec<_>>(),
+            reference.country,
+        ),
+        (
+            "list-1m",
+            list_text,
+            "GET",
+            "www.example.com".to_owned(),
+            "/".to_owned(),
+            vec![("cf-connecting-ip".to_owned(), listed)],
+            None,
+        ),
+    ];
+    let mut requests = serde_json::Map::new();
+    for (name, text, method, host, path, pairs, country) in cases {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, &text).expect("policy file written");
+        let policy = Policy::compile(&text, &format!("{name}.json"))
+            .expect("the policy compiles")
+            .policy;
+        let headers = HeaderList::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let facts = RequestFacts {
+            method,
+            host: &host,
+            path: &path,
+            headers: &headers,
+            country,
+            asn: None,
+            tokens: &NoTokens,
+            limits: &NoLimits,
+        };
+        let decision = policy.evaluate(&facts, NOW);
+        let status = match render::plan(&decision, &policy, &host, "bench", false) {
+            render::Plan::Respond { status, .. } => status,
+            render::Plan::Forward { .. } => 200,
+        };
+        requests.insert(
+            name.to_owned(),
+            json!({
+                "policy": file.file_name().and_then(|f| f.to_str()),
+                "method": method,
+                "url": format!("https://{host}{path}"),
+                "headers": pairs.iter().flat_map(|(n, v)| [n.clone(), v.clone()]).collect::<Vec<_>>(),
+                "country": country,
+                "expect": format!("{status} {}", decision.code),
+            }),
+        );
+    }
+    std::fs::write(
+        dir.join("requests.json"),
+        serde_json::to_string_pretty(&requests).expect("JSON") + "\n",
+    )
+    .expect("requests written");
 }

@@ -516,8 +516,8 @@ mod tests {
     //! attribute alone).
 
     use super::*;
-    use js_sys::{Function, Promise};
-    use wasm_bindgen_test::{console_log, wasm_bindgen_test};
+    use js_sys::Promise;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
     /// The payload of RFC 7515 Appendix A.1-A.3.
     macro_rules! rfc7515_payload {
@@ -1209,63 +1209,6 @@ mod tests {
                     "{alg} signature verified as {other}"
                 );
             }
-        }
-    }
-
-    // ---- timings ----
-
-    fn now_ms() -> f64 {
-        let performance = get(&js_sys::global(), "performance");
-        let now: Function = get(&performance, "now").dyn_into().unwrap();
-        now.call0(&performance).unwrap().as_f64().unwrap()
-    }
-
-    fn median_us(mut samples: Vec<f64>) -> f64 {
-        samples.sort_by(f64::total_cmp);
-        samples[samples.len() / 2] * 1000.0
-    }
-
-    #[wasm_bindgen_test]
-    async fn measure_verify_times() {
-        const WARM: usize = 200;
-        const COLD: usize = 30;
-        let minted = minted().await;
-        let families = [
-            ("HMAC (HS256)", Algorithm::HS256),
-            ("RSA-2048 PKCS#1 v1.5 (RS256)", Algorithm::RS256),
-            ("RSA-2048 PSS (PS256)", Algorithm::PS256),
-            ("ECDSA P-256 (ES256)", Algorithm::ES256),
-            ("ECDSA P-384 (ES384)", Algorithm::ES384),
-            ("Ed25519 (EdDSA)", Algorithm::EdDSA),
-        ];
-        for (family, alg) in families {
-            let (_, key, signature) = minted.iter().find(|(a, _, _)| *a == alg).unwrap();
-            let verifier = WebCryptoVerifier::new();
-            assert_eq!(
-                verifier.verify(alg, key, INPUT, signature).await,
-                Ok(()),
-                "{family} warm-up"
-            );
-            let mut warm = Vec::with_capacity(WARM);
-            for _ in 0..WARM {
-                let start = now_ms();
-                let got = verifier.verify(alg, key, INPUT, signature).await;
-                warm.push(now_ms() - start);
-                assert_eq!(got, Ok(()), "{family}");
-            }
-            let mut cold = Vec::with_capacity(COLD);
-            for _ in 0..COLD {
-                let fresh = WebCryptoVerifier::new();
-                let start = now_ms();
-                let got = fresh.verify(alg, key, INPUT, signature).await;
-                cold.push(now_ms() - start);
-                assert_eq!(got, Ok(()), "{family} cold");
-            }
-            console_log!(
-                "webcrypto {family}: warm verify median {:.1} us over {WARM}; cold import+verify median {:.1} us over {COLD}",
-                median_us(warm),
-                median_us(cold)
-            );
         }
     }
 }
