@@ -31,6 +31,7 @@ test: setup
 
 stress: setup
 	@scripts/stress.sh
+
 bench: setup
 	@scripts/bench-all.sh
 

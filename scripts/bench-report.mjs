@@ -73,7 +73,7 @@ const groups = [
       'set loaded from its precompiled blobs as the Worker does.',
   ],
   ['origin', 'Origin match', 'One `Origin` header parsed and matched against a 50-entry list (35 exact, 15 wildcards).'],
-  ['startup', 'Policy load', '`Policy::from_bundle`: a fresh isolate loading the bundled policy (the lists as blobs).'],
+  ['startup', 'Policy load', '`Policy::from_compiled`: a fresh isolate loading the compiled policy `build.rs` bundles (the lists as blobs).'],
   [
     'token',
     'Token',
