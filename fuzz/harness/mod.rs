@@ -21,8 +21,11 @@ pub mod path;
 pub mod policy_file;
 pub mod token;
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target: its name (the directory under `fuzz/corpus/` and `fuzz/regressions/`) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("policy_file", policy_file::run),
     ("token", token::run),
     ("origin", origin::run),

@@ -59,6 +59,10 @@ pub fn run(data: &[u8]) {
     check_host(raw);
 }
 
+#[expect(
+    clippy::ptr_arg,
+    reason = "whether the result is borrowed is one of the checks"
+)]
 fn check_normalized(raw: &str, norm: &Cow<'_, str>, opts: &PathOptions) {
     match norm {
         Cow::Borrowed(b) => assert_eq!(*b, raw, "borrowed but changed"),

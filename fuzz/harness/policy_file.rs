@@ -258,7 +258,9 @@ fn round_trip(text: &str, policy: &Policy, headers: &[HeaderList], limits: &Vec<
 /// and reuses it; past a budget it returns `None` and the round trip is skipped, so a long fuzz run stays bounded.
 fn intern(bytes: &[u8]) -> Option<&'static [u8]> {
     const BUDGET: usize = 256 * 1024 * 1024;
-    static TABLE: Mutex<Option<(HashMap<Vec<u8>, &'static [u8]>, usize)>> = Mutex::new(None);
+    /// Each distinct blob once, and the bytes leaked so far.
+    type Table = Option<(HashMap<Vec<u8>, &'static [u8]>, usize)>;
+    static TABLE: Mutex<Table> = Mutex::new(None);
     if bytes.is_empty() {
         return Some(&[]);
     }
