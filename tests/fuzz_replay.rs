@@ -1,7 +1,8 @@
 //! Replays the fuzz corpora natively: every file in `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/`
 //! through the same target bodies cargo-fuzz runs (`fuzz/harness`), on stable Rust, as part of `cargo test`.
-//! One test per target; a failure names the file.
+//! One test per target; a failure names the file. Native only (files, RustCrypto).
 
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
