@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(policy_file token origin client_ip path)
-declare -A max_len=([policy_file]=65536 [token]=16384 [origin]=1024 [client_ip]=4096 [path]=4096)
+[ ${#targets[@]} -gt 0 ] || targets=(policy_file token origin client_ip path jwks)
+declare -A max_len=([policy_file]=65536 [token]=16384 [origin]=1024 [client_ip]=4096 [path]=4096 [jwks]=65536)
 mkdir -p fuzz/target/logs
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/target/work-corpus/$t" "fuzz/artifacts/$t"

@@ -116,3 +116,8 @@ fn client_ip() {
 fn path() {
     replay("path");
 }
+
+#[test]
+fn jwks() {
+    replay("jwks");
+}

@@ -16,6 +16,7 @@
 )]
 
 pub mod client_ip;
+pub mod jwks;
 pub mod origin;
 pub mod path;
 pub mod policy_file;
@@ -31,4 +32,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("origin", origin::run),
     ("client_ip", client_ip::run),
     ("path", path::run),
+    ("jwks", jwks::run),
 ];

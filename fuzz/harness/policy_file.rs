@@ -5,7 +5,12 @@
 //! without panicking, with `explain` agreeing with `evaluate`, and renders its answers. Then the policy goes
 //! through the bundle round trip `build.rs` performs (IP lists emptied from the text and passed as precompiled
 //! range blobs, loaded with [`Policy::from_bundle`]): loading must succeed, and the loaded policy must have the
-//! same rules, lists and headers and decide every fixed request exactly as the compiled one.
+//! same rules, lists and headers and decide every fixed request exactly as the compiled one. Last, the path the
+//! Worker really takes: [`Policy::to_compiled`] must succeed and [`Policy::from_compiled`] (with the same
+//! precompiled lists) must load a policy whose `Debug` form is the original's and that decides every fixed request
+//! and its rate-limit checks exactly as the original; a few strict prefixes of the compiled bytes (cut points
+//! spread over the whole length) and the bytes with one byte appended must be refused: `LoadError::Version`
+//! when the cut falls inside the version tag, `LoadError::Corrupt` otherwise, never a panic nor a policy.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,7 +19,7 @@ use serde_json::Value;
 
 use edge_access::engine::render;
 use edge_access::engine::{HeaderList, NoTokens, RequestFacts, UnixTime};
-use edge_access::policy::{Policy, PrecompiledIpList};
+use edge_access::policy::{LoadError, Policy, PrecompiledIpList};
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
 
@@ -252,6 +257,67 @@ fn round_trip(text: &str, policy: &Policy, headers: &[HeaderList], limits: &Vec<
         );
         assert_eq!(loaded.limit_checks(&facts), policy.limit_checks(&facts));
     }
+    compiled_round_trip(policy, &lists, headers, limits);
+}
+
+/// The length of the version tag that opens [`Policy::to_compiled`]'s output (`EAC1`).
+const TAG_LEN: usize = 4;
+
+/// What `build.rs` writes and the Worker loads: [`Policy::to_compiled`], then [`Policy::from_compiled`].
+fn compiled_round_trip(
+    policy: &Policy,
+    lists: &[PrecompiledIpList],
+    headers: &[HeaderList],
+    limits: &Vec<usize>,
+) {
+    let bytes = policy
+        .to_compiled()
+        .unwrap_or_else(|e| panic!("a policy that compiled does not serialise: {e}"));
+    assert!(bytes.len() > TAG_LEN, "the compiled form has no body");
+    let loaded = Policy::from_compiled(&bytes, lists).unwrap_or_else(|e| {
+        panic!("the compiled form of a policy that compiled does not load: {e}")
+    });
+    assert_eq!(
+        format!("{loaded:?}"),
+        format!("{policy:?}"),
+        "the loaded policy is not the compiled one"
+    );
+    for (i, (req, headers)) in REQUESTS.iter().zip(headers).enumerate() {
+        let facts = facts(req, headers, limits, i);
+        assert_eq!(
+            loaded.evaluate(&facts, NOW),
+            policy.evaluate(&facts, NOW),
+            "request {i}: the loaded compiled policy decides differently"
+        );
+        assert_eq!(
+            loaded.limit_checks(&facts),
+            policy.limit_checks(&facts),
+            "request {i}: the loaded compiled policy checks other limits"
+        );
+    }
+    // Damaged bytes are refused, never misread: a few strict prefixes (not all, to stay fast) and one byte more.
+    let len = bytes.len();
+    let mut cuts = vec![0, 1, TAG_LEN - 1, TAG_LEN, TAG_LEN + 1, len / 2, len - 1];
+    cuts.extend((1..8).map(|k| len * k / 8));
+    cuts.sort_unstable();
+    cuts.dedup();
+    for cut in cuts.into_iter().filter(|&c| c < len) {
+        match Policy::from_compiled(&bytes[..cut], lists) {
+            Err(LoadError::Version) if cut < TAG_LEN => {}
+            Err(LoadError::Corrupt(_)) if cut >= TAG_LEN => {}
+            Ok(_) => panic!("the first {cut} of {len} compiled bytes load as a policy"),
+            Err(e) => panic!("the first {cut} of {len} compiled bytes: unexpected error {e:?}"),
+        }
+    }
+    let mut longer = bytes;
+    longer.push(0);
+    assert!(
+        matches!(
+            Policy::from_compiled(&longer, lists),
+            Err(LoadError::Corrupt(_))
+        ),
+        "the compiled bytes with one byte appended are not refused as corrupt"
+    );
 }
 
 /// `PrecompiledIpList` holds `'static` blobs (`build.rs` embeds them). The harness leaks each distinct blob once
