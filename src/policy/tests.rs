@@ -232,18 +232,7 @@ fn xff_without_trusted_proxies_is_refused() {
 fn bundle_round_trip_matches_direct_compile() {
     let text = with_rules(USE_ALL);
     let direct = Policy::compile(&text, "p.json").unwrap().policy;
-    let leak = |b: &[u8]| -> &'static [u8] { Box::leak(b.to_vec().into_boxed_slice()) };
-    let pre: Vec<PrecompiledIpList> = direct
-        .ip_lists()
-        .iter()
-        .map(|l| PrecompiledIpList {
-            name: Box::leak(l.name.clone().into_boxed_str()),
-            v4: leak(l.set.v4_bytes()),
-            v6: leak(l.set.v6_bytes()),
-            v4_index: leak(l.set.v4_index_bytes()),
-            v6_index: leak(l.set.v6_index_bytes()),
-        })
-        .collect();
+    let pre = precompiled(&direct);
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     for v in doc["ip_lists"].as_object_mut().unwrap().values_mut() {
         *v = serde_json::json!([]);
