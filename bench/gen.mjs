@@ -15,8 +15,8 @@
 // Usage: node bench/gen.mjs [--out DIR] [--tokens N] [--sample-allowed X] [--no-token]
 //   --tokens N          distinct tokens in the request rotation (default 64; edge-access caches up to 1024
 //                       verified tokens per isolate, so N > 1024 makes every edge-access request verify a signature)
-//   --sample-allowed X  the policy's logging.sample_allowed (default 1, the format's default: every allowed request
-//                       logs a JSON line)
+//   --sample-allowed X  the policy's logging.sample_allowed (default 0.01, the format's default: 1 allowed request
+//                       in 100 logs a JSON line; 1 logs every one)
 //   --no-token          a variant for finding where time goes: no issuer, no api-token rule, requests without
 //                       tokens (the reference policy of the micro benchmarks as it is)
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -30,7 +30,7 @@ const { values: opts } = parseArgs({
   options: {
     out: { type: 'string', default: resolve(here, '..', 'target', 'bench', 'race') },
     tokens: { type: 'string', default: '64' },
-    'sample-allowed': { type: 'string', default: '1' },
+    'sample-allowed': { type: 'string', default: '0.01' },
     'no-token': { type: 'boolean', default: false },
   },
 });

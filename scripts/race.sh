@@ -9,7 +9,7 @@
 #
 # Knobs (environment): RACE_CONNECTIONS (32), RACE_THREADS (2), RACE_DURATION (15 s), RACE_WARMUP (5 s),
 # RACE_ROUNDS (3), RACE_TOKENS (64 distinct tokens in the rotation), RACE_SAMPLE_ALLOWED (policy
-# logging.sample_allowed, 1), RACE_WORKERS ("pass-through edge-access jose"), RACE_OUT (target/bench),
+# logging.sample_allowed, 0.01: the format's default), RACE_WORKERS ("pass-through edge-access jose"), RACE_OUT (target/bench),
 # RACE_NO_TOKEN (1: the variant without issuer, token rule and tokens, for finding where time goes),
 # RACE_CARGO_TARGET_DIR (target/race-cargo), RACE_BUILD_ONLY (1: generate and build, then stop), RACE_WRANGLER_ARGS (extra `wrangler dev` arguments, e.g. "--log-level warn"), RACE_TIMEOUT (1800 s: the whole
 # run, build included, is stopped after that).
@@ -32,7 +32,7 @@ DURATION="${RACE_DURATION:-15}"
 WARMUP="${RACE_WARMUP:-5}"
 ROUNDS="${RACE_ROUNDS:-3}"
 TOKENS="${RACE_TOKENS:-64}"
-SAMPLE_ALLOWED="${RACE_SAMPLE_ALLOWED:-1}"
+SAMPLE_ALLOWED="${RACE_SAMPLE_ALLOWED:-0.01}"
 NO_TOKEN="${RACE_NO_TOKEN:-}"
 CARGO_DIR="${RACE_CARGO_TARGET_DIR:-$ROOT/target/race-cargo}"
 read -r -a WORKERS <<<"${RACE_WORKERS:-pass-through edge-access jose}"

@@ -189,7 +189,7 @@ const eu = new Set(data.countries.eu);
 const under = (path, prefixes) => prefixes.some((p) => path === p || path.startsWith(`${p}/`));
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const API_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
-const SAMPLE_ALLOWED = data.logging?.sample_allowed ?? 1;
+const SAMPLE_ALLOWED = data.logging?.sample_allowed ?? 0.01;
 
 function deny(status, code, headers = {}) {
   return new Response(JSON.stringify({ error: code }), {

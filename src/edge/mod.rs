@@ -374,11 +374,10 @@ fn log_decision(
     request_id: &str,
     eval_us: u64,
 ) {
-    let logging = policy.logging();
-    // Denials and report-only denials are always logged; allows are sampled.
-    if decision.effect == Effect::Allow && !logging.log_allowed(js_sys::Math::random()) {
+    if !decision.logged(policy, js_sys::Math::random()) {
         return;
     }
+    let logging = policy.logging();
     let line = serde_json::json!({
         "time": js_sys::Date::new_0().to_iso_string().as_string(),
         "request_id": request_id,

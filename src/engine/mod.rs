@@ -141,6 +141,18 @@ impl Decision<'_> {
         }
     }
 
+    /// Whether this decision gets a log line, given a uniform random number in `[0, 1)`: denials (enforced or
+    /// report-only) and allows that a report-only rule would have denied always do, so a staged rule's effect is
+    /// never sampled away; plain allows at the policy's `logging.sample_allowed`.
+    pub fn logged(&self, policy: &Policy, random: f64) -> bool {
+        self.effect == Effect::Deny
+            || self
+                .trace
+                .iter()
+                .any(|s| s.outcome == StepOutcome::WouldDeny)
+            || policy.logging().log_allowed(random)
+    }
+
     /// Ids of report-only rules that would have denied this request.
     pub fn would_deny<'a>(&'a self, policy: &'a Policy) -> impl Iterator<Item = &'a str> + 'a {
         self.trace

@@ -616,6 +616,53 @@ fn policy_wide_report_only_never_blocks_but_still_decides() {
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn denials_and_staged_denials_are_always_logged_and_allows_sampled() {
+    // (sample_allowed in the policy or None for the default, path, client IP, random draw, logged)
+    let cases: &[(Option<&str>, &str, &str, f64, bool)] = &[
+        (Some("0.0"), "/hello", "192.0.2.1", 0.999, true), // enforced denial
+        (Some("0.0"), "/hello", "198.51.100.7", 0.0, false), // plain allow, sampling off
+        (Some("0.0"), "/beta/x", "198.51.100.7", 0.999, true), // allow a report-only rule would deny
+        (Some("1.0"), "/hello", "198.51.100.7", 0.999_999, true),
+        (Some("0.5"), "/hello", "198.51.100.7", 0.499, true),
+        (Some("0.5"), "/hello", "198.51.100.7", 0.5, false),
+        (None, "/hello", "198.51.100.7", 0.009, true), // the default: 1 in 100
+        (None, "/hello", "198.51.100.7", 0.01, false),
+        (None, "/beta/x", "198.51.100.7", 0.999, true),
+    ];
+    for &(sample, path, ip, random, want) in cases {
+        let text = match sample {
+            Some(s) => POLICY.replacen(
+                "\"version\": 1,",
+                &format!("\"version\": 1, \"logging\": {{ \"sample_allowed\": {s} }},"),
+                1,
+            ),
+            None => POLICY.to_owned(),
+        };
+        let policy = compile(&text);
+        let headers = HeaderList::from_pairs([("cf-connecting-ip", ip)]);
+        let facts = RequestFacts {
+            method: "GET",
+            host: "api.example.com",
+            path,
+            headers: &headers,
+            country: None,
+            asn: None,
+            tokens: &NoTokens,
+            limits: &NoLimits,
+        };
+        let d = policy.evaluate(&facts, UnixTime(0));
+        assert_eq!(
+            d.logged(&policy, random),
+            want,
+            "sample {sample:?}, {path} from {ip}, draw {random}: {:?} {}",
+            d.effect,
+            d.code
+        );
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
 fn denial_body_hides_what_it_should() {
     let policy = compile(POLICY);
     let headers = HeaderList::from_pairs([IP_OK]);

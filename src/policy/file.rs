@@ -146,7 +146,8 @@ pub struct LoggingSpec {
     /// `full` (default), `truncated` (/24 for IPv4, /48 for IPv6) or `omitted`.
     #[serde(default)]
     pub client_ip: ClientIpLogging,
-    /// Share of allowed requests logged, 0.0 to 1.0. Default 1.0. Denials are always logged.
+    /// Share of allowed requests logged, 0.0 to 1.0. Default 0.01. Denials, and allows that a report-only rule
+    /// would have denied, are always logged.
     #[serde(default)]
     pub sample_allowed: Option<f64>,
 }

@@ -99,6 +99,10 @@ pub struct Logging {
 }
 
 impl Logging {
+    /// Share of plain allows logged when the policy does not say: enough to see what passes, without a log line
+    /// (and its cost) per request. Workers' own invocation logs and the origin's access log cover the rest.
+    pub const DEFAULT_SAMPLE_ALLOWED: f64 = 0.01;
+
     /// The client IP as the logs show it: full, truncated to its /24 (IPv4) or /48 (IPv6), or not at all.
     pub fn client_ip(&self, ip: std::net::IpAddr) -> Option<String> {
         match self.client_ip {
@@ -969,7 +973,10 @@ impl<'p> Compiler<'p> {
             header_names.push("access-control-request-headers".to_owned());
         }
         let logging = self.key("logging", |cx| {
-            let sample = file.logging.sample_allowed.unwrap_or(1.0);
+            let sample = file
+                .logging
+                .sample_allowed
+                .unwrap_or(Logging::DEFAULT_SAMPLE_ALLOWED);
             if !(0.0..=1.0).contains(&sample) {
                 cx.error(
                     &["sample_allowed"],

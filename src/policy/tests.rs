@@ -500,8 +500,9 @@ fn logs_show_client_ips_as_the_policy_says() {
         Some("2001:db8:1234::/48")
     );
     assert_eq!(with(r#"{ "client_ip": "omitted" }"#).client_ip(v4), None);
-    // Sampling: every allow at 1.0 (the default), none at 0.0, about a share in between.
-    assert!(full.log_allowed(0.999_999));
+    // Sampling: 1 in 100 allows by default, every allow at 1.0, none at 0.0, about a share in between.
+    assert!(full.log_allowed(0.009) && !full.log_allowed(0.01));
+    assert!(with(r#"{ "sample_allowed": 1.0 }"#).log_allowed(0.999_999));
     let none = with(r#"{ "sample_allowed": 0.0 }"#);
     assert!(!none.log_allowed(0.0));
     let tenth = with(r#"{ "sample_allowed": 0.1 }"#);
