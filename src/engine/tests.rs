@@ -423,6 +423,20 @@ fn run(policy: &Policy, cases: &[Case]) {
     }
 }
 
+/// A GET of `path` on `host` with these headers, no country, ASN, tokens or limits.
+fn get<'a>(host: &'a str, path: &'a str, headers: &'a HeaderList) -> RequestFacts<'a> {
+    RequestFacts {
+        method: "GET",
+        host,
+        path,
+        headers,
+        country: None,
+        asn: None,
+        tokens: &NoTokens,
+        limits: &NoLimits,
+    }
+}
+
 fn compile(text: &str) -> Policy {
     match Policy::compile(text, "test.json") {
         Ok(c) => c.policy,
@@ -441,16 +455,7 @@ fn decisions_follow_the_rules() {
 fn trace_records_each_rule_considered() {
     let policy = compile(POLICY);
     let headers = HeaderList::from_pairs([("cf-connecting-ip", "198.51.100.7")]);
-    let facts = RequestFacts {
-        method: "GET",
-        host: "api.example.com",
-        path: "/beta/new",
-        headers: &headers,
-        country: None,
-        asn: None,
-        tokens: &NoTokens,
-        limits: &NoLimits,
-    };
+    let facts = get("api.example.com", "/beta/new", &headers);
     let d = policy.evaluate(&facts, UnixTime(0));
     assert!(!d.blocks());
     assert_eq!(d.decided_by, DecidedBy::Default);
@@ -585,16 +590,7 @@ fn policy_wide_report_only_never_blocks_but_still_decides() {
     );
     let policy = compile(&text);
     let headers = HeaderList::from_pairs([("cf-connecting-ip", "192.0.2.1")]);
-    let facts = RequestFacts {
-        method: "GET",
-        host: "a",
-        path: "/",
-        headers: &headers,
-        country: None,
-        asn: None,
-        tokens: &NoTokens,
-        limits: &NoLimits,
-    };
+    let facts = get("a", "/", &headers);
     let d = policy.evaluate(&facts, UnixTime(0));
     assert_eq!(d.effect, Effect::Deny);
     assert_eq!(d.code, "ip_denied");
@@ -640,16 +636,7 @@ fn denials_and_staged_denials_are_always_logged_and_allows_sampled() {
         };
         let policy = compile(&text);
         let headers = HeaderList::from_pairs([("cf-connecting-ip", ip)]);
-        let facts = RequestFacts {
-            method: "GET",
-            host: "api.example.com",
-            path,
-            headers: &headers,
-            country: None,
-            asn: None,
-            tokens: &NoTokens,
-            limits: &NoLimits,
-        };
+        let facts = get("api.example.com", path, &headers);
         let d = policy.evaluate(&facts, UnixTime(0));
         assert_eq!(
             d.logged(&policy, random),
@@ -666,16 +653,7 @@ fn denials_and_staged_denials_are_always_logged_and_allows_sampled() {
 fn denial_body_hides_what_it_should() {
     let policy = compile(POLICY);
     let headers = HeaderList::from_pairs([IP_OK]);
-    let facts = RequestFacts {
-        method: "GET",
-        host: "a",
-        path: "/admin",
-        headers: &headers,
-        country: None,
-        asn: None,
-        tokens: &NoTokens,
-        limits: &NoLimits,
-    };
+    let facts = get("a", "/admin", &headers);
     let d = policy.evaluate(&facts, UnixTime(0));
     let body = render::denial_body(&d, &policy, "req-1");
     assert_eq!(
