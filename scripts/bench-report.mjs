@@ -151,6 +151,31 @@ if (startup) {
     );
   }
   md.push('');
+  const diagnosed = Object.entries(startup.policies).filter(([, p]) => p.eager);
+  if (diagnosed.length) {
+    md.push(
+      'Where the time goes (diagnostics from the same run). Instantiation copies the data section, mostly the IP',
+      "lists' ranges, into linear memory. The first decision pays for V8 compiling each Wasm function on its first",
+      'call: the same samples in Node with `--no-wasm-lazy-compilation`, where `new WebAssembly.Module` compiles',
+      'every function up front, show how much. That flag is a diagnostic, not how Workers run.',
+      '',
+      '| policy | data section | eager: compile | eager: instantiate | eager: first decision | eager: ready |',
+      '|---|--:|--:|--:|--:|--:|',
+    );
+    for (const [name, p] of diagnosed) {
+      md.push(
+        row([
+          labels[name] ?? name,
+          kb(p.data_bytes),
+          ms(p.eager.compile_ms),
+          ms(p.eager.instantiate_ms),
+          ms(p.eager.first_decision_ms),
+          `${ms(p.eager.ready_ms)} (${ms(p.eager.ready_ms_min)}-${ms(p.eager.ready_ms_max)})`,
+        ]),
+      );
+    }
+    md.push('');
+  }
 } else {
   md.push('Not run (no `startup.json`).', '');
 }
@@ -186,6 +211,16 @@ if (race) {
       `edge-access / jose ${ratio(race.ratios.edge_access_vs_jose)}.`,
     '',
   );
+  const pass = race.workers.find((w) => w.name === 'pass-through');
+  const jose = race.workers.find((w) => w.name === 'jose');
+  if (pass && jose && jose.rps > 0) {
+    md.push(
+      `The ceiling: edge-access forwards like the pass-through Worker and does more, so it cannot outrun it; against`,
+      `jose it can reach at most pass-through / jose = ${ratio(pass.rps / jose.rps)} in this run. Under \`wrangler dev\``,
+      'most of each request\'s cost is the dev runtime (its proxy Worker, the forward, the upstream), the same for all three.',
+      '',
+    );
+  }
 } else {
   md.push('Not run (no `target/bench/race.json`; `scripts/race.sh` writes it).', '');
 }

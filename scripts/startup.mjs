@@ -11,6 +11,10 @@
 //   ready_ms          instantiate_ms + first_decision_ms: from instantiation to the first decision
 //   second_decision_ms the same request again (steady state, for contrast: what the first one paid once)
 // Each answer is checked against the native engine's (requests.json `expect`); a wrong answer fails the run.
+//
+// Where the time goes, measured alongside (diagnostics, not how Workers run): the same samples again in Node with
+// `--no-wasm-lazy-compilation` (every function compiled in `new WebAssembly.Module`, none on first call), and the
+// size of the module's data section (what instantiation copies into linear memory: the IP lists' ranges).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -58,26 +62,61 @@ const median = (xs) => {
 };
 const round = (x) => Number(x.toFixed(3));
 
+const KEYS = ['compile_ms', 'instantiate_ms', 'first_decision_ms', 'ready_ms', 'second_decision_ms'];
+
+/// `count` samples, each in a fresh Node process started with `nodeFlags`; medians (and min, max) per key.
+function samplesOf(count, nodeFlags, pkgDir, requestsFile, name) {
+  const samples = [];
+  for (let i = 0; i < count; i++) {
+    const line = execFileSync(process.execPath, [...nodeFlags, process.argv[1], 'sample', pkgDir, requestsFile, name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    samples.push(JSON.parse(line.trim().split('\n').pop()));
+  }
+  const entry = {};
+  for (const key of KEYS) {
+    const xs = samples.map((s) => s[key]);
+    entry[key] = round(median(xs));
+    entry[`${key}_min`] = round(Math.min(...xs));
+    entry[`${key}_max`] = round(Math.max(...xs));
+  }
+  return entry;
+}
+
+/// Bytes in the module's data section (id 11): the segments instantiation copies into linear memory.
+function dataSectionBytes(wasm) {
+  const leb = (at) => {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const b = wasm[at++];
+      value += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) return [value, at];
+    }
+  };
+  let at = 8; // magic and version
+  while (at < wasm.length) {
+    const id = wasm[at];
+    const [size, body] = leb(at + 1);
+    if (id === 11) return size;
+    at = body + size;
+  }
+  return 0;
+}
+
 function run(out, count, requestsFile, specs) {
   const result = { samples: count, node: process.version, policies: {} };
   for (const spec of specs) {
     const [name, pkgDir] = spec.split('=');
-    const samples = [];
-    for (let i = 0; i < count; i++) {
-      const line = execFileSync(process.execPath, [process.argv[1], 'sample', pkgDir, requestsFile, name], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      samples.push(JSON.parse(line.trim().split('\n').pop()));
-    }
     const wasm = readFileSync(join(pkgDir, 'edge_access_bg.wasm'));
-    const entry = { request: JSON.parse(readFileSync(requestsFile, 'utf8'))[name].expect };
-    for (const key of ['compile_ms', 'instantiate_ms', 'first_decision_ms', 'ready_ms', 'second_decision_ms']) {
-      const xs = samples.map((s) => s[key]);
-      entry[key] = round(median(xs));
-      entry[`${key}_min`] = round(Math.min(...xs));
-      entry[`${key}_max`] = round(Math.max(...xs));
-    }
+    const entry = {
+      request: JSON.parse(readFileSync(requestsFile, 'utf8'))[name].expect,
+      ...samplesOf(count, [], pkgDir, requestsFile, name),
+      eager: samplesOf(count, ['--no-wasm-lazy-compilation'], pkgDir, requestsFile, name),
+      data_bytes: dataSectionBytes(wasm),
+    };
     entry.wasm_bytes = wasm.length;
     entry.wasm_gzip_bytes = Number(
       execFileSync('bash', ['-c', `gzip -9 -c '${join(pkgDir, 'edge_access_bg.wasm')}' | wc -c`], {
@@ -89,6 +128,11 @@ function run(out, count, requestsFile, specs) {
       `startup ${name}: compile ${entry.compile_ms} ms, instantiate ${entry.instantiate_ms} ms, ` +
         `first decision ${entry.first_decision_ms} ms, ready ${entry.ready_ms} ms ` +
         `(medians of ${count} processes; ${entry.request}); module ${entry.wasm_bytes} B, ${entry.wasm_gzip_bytes} B gzipped`,
+    );
+    console.log(
+      `startup ${name}, diagnostics: data section ${entry.data_bytes} B; with --no-wasm-lazy-compilation: ` +
+        `compile ${entry.eager.compile_ms} ms, instantiate ${entry.eager.instantiate_ms} ms, ` +
+        `first decision ${entry.eager.first_decision_ms} ms, ready ${entry.eager.ready_ms} ms`,
     );
   }
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
