@@ -4,41 +4,32 @@
 //! the result is canonical (normalising it again gives it back, borrowed) and borrowed exactly when unchanged;
 //! it starts with `/` and holds no empty, `.` or `..` segment, no raw byte that must be escaped, no raw control
 //! character or `\`, no `?` or `#`, no lower-case or unreserved-character escape, no `%2F`/`%5C`/control escape;
-//! no `;` unless semicolons are allowed; no upper-case ASCII letter outside escapes when case-insensitive. Path
-//! patterns are matched against the result and compared with naive reference matchers.
+//! no `;` unless semicolons are allowed; no `%25` and two hex digits unless double encoding is allowed; no
+//! upper-case ASCII letter outside escapes when case-insensitive. Path patterns are matched against the result and
+//! compared with naive reference matchers.
 
 use std::borrow::Cow;
 
 use edge_access::engine::split_url;
 use edge_access::policy::scope::{normalize_host, normalize_path, PathOptions, PathPattern};
 
-const OPTIONS: [PathOptions; 4] = [
+/// The switches set from the low three bits of `i`: 0..8 gives every combination.
+fn options(i: usize) -> PathOptions {
     PathOptions {
-        allow_semicolons: false,
-        case_insensitive: false,
-    },
-    PathOptions {
-        allow_semicolons: true,
-        case_insensitive: false,
-    },
-    PathOptions {
-        allow_semicolons: false,
-        case_insensitive: true,
-    },
-    PathOptions {
-        allow_semicolons: true,
-        case_insensitive: true,
-    },
-];
+        allow_semicolons: i & 1 != 0,
+        case_insensitive: i & 2 != 0,
+        allow_double_encoding: i & 4 != 0,
+    }
+}
 
 pub fn run(data: &[u8]) {
     let Ok(raw) = std::str::from_utf8(data) else {
         return;
     };
-    for opts in &OPTIONS {
-        if let Ok(norm) = normalize_path(raw, opts) {
-            check_normalized(raw, &norm, opts);
-            check_patterns(&norm, opts);
+    for opts in (0..8).map(options) {
+        if let Ok(norm) = normalize_path(raw, &opts) {
+            check_normalized(raw, &norm, &opts);
+            check_patterns(&norm, &opts);
         }
     }
     if let Some(parts) = split_url(raw) {
@@ -49,9 +40,9 @@ pub fn run(data: &[u8]) {
             parts.host
         );
         assert!(!parts.path.contains(['?', '#']), "path `{}`", parts.path);
-        for opts in &OPTIONS {
-            if let Ok(norm) = normalize_path(parts.path, opts) {
-                check_normalized(parts.path, &norm, opts);
+        for opts in (0..8).map(options) {
+            if let Ok(norm) = normalize_path(parts.path, &opts) {
+                check_normalized(parts.path, &norm, &opts);
             }
         }
         check_host(parts.host);
@@ -133,6 +124,16 @@ fn check_normalized(raw: &str, norm: &Cow<'_, str>, opts: &PathOptions) {
             );
             if v == b';' {
                 assert!(opts.allow_semicolons, "`{raw}` -> `{n}`: `%3B` not allowed");
+            }
+            // Hex digits are unreserved, so after normalisation they are raw: `%25` and two of them is what a
+            // second decoding would read as an escape.
+            if v == b'%' {
+                let next = n.get(i + 3..i + 5).unwrap_or("");
+                assert!(
+                    opts.allow_double_encoding
+                        || !(next.len() == 2 && next.bytes().all(|h| h.is_ascii_hexdigit())),
+                    "`{raw}` -> `{n}`: double encoding kept"
+                );
             }
             i += 3;
             continue;

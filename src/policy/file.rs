@@ -88,7 +88,7 @@ pub enum ClientIpSourceSpec {
     XForwardedFor,
 }
 
-/// `paths`: normalisation switches; both default to false.
+/// `paths`: normalisation switches; all default to false.
 #[derive(Debug, Default, Deserialize)]
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -99,6 +99,9 @@ pub struct PathSpec {
     /// Compare paths case-insensitively (for origins such as IIS).
     #[serde(default)]
     pub case_insensitive: bool,
+    /// Accept `%25` followed by two hex digits (`%252e`) instead of refusing the request (double encoding).
+    #[serde(default)]
+    pub allow_double_encoding: bool,
 }
 
 /// `responses`: what a denial may reveal.

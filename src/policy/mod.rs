@@ -875,6 +875,7 @@ impl<'p> Compiler<'p> {
         let path_options = PathOptions {
             allow_semicolons: file.paths.allow_semicolons,
             case_insensitive: file.paths.case_insensitive,
+            allow_double_encoding: file.paths.allow_double_encoding,
         };
         let ip_lists = self.key("ip_lists", |cx| cx.ip_lists(file));
         let origin_lists = self.key("origin_lists", |cx| cx.origin_lists(file));

@@ -23,7 +23,7 @@ use std::str::FromStr;
 // Path normalisation
 // ---------------------------------------------------------------------------------------------------------------
 
-/// How request paths (and path patterns) are normalised. Both switches default to `false`.
+/// How request paths (and path patterns) are normalised. Every switch defaults to `false`.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PathOptions {
     /// Treat `;` (raw or `%3B`) as an ordinary character. Default `false`: `;` is refused, because Tomcat and Jetty
@@ -34,6 +34,9 @@ pub struct PathOptions {
     /// Lower-case ASCII letters outside percent-escapes (for IIS-like origins that compare paths
     /// case-insensitively). Default `false`. Non-ASCII letters are not folded; escape hex digits stay upper-case.
     pub case_insensitive: bool,
+    /// Accept `%25` followed by two hex digits (`%252e`). Default `false`: refused, because a proxy or origin that
+    /// decodes twice reads `%252e%252e` as `..` and `%252f` as `/`, past rules that saw the path decoded once.
+    pub allow_double_encoding: bool,
 }
 
 /// Why a path could not be normalised. The engine denies such a request (`path_invalid`).
@@ -107,6 +110,17 @@ pub enum PathError {
     )]
     InvalidUtf8 {
         /// Byte offset of the start of the bad sequence.
+        at: usize,
+    },
+    /// `%25` followed by two hex digits (`%252e`) while double encoding is not allowed.
+    #[error(
+        "double-encoded `{escape}` at byte {at} is refused: a proxy or origin that decodes twice would read \
+         another escape there"
+    )]
+    DoubleEncoded {
+        /// The escape and the two hex digits after it, as written.
+        escape: String,
+        /// Byte offset.
         at: usize,
     },
     /// `;` or `%3B` while semicolons are not allowed.
@@ -328,6 +342,19 @@ impl SegScan {
     }
 }
 
+/// After a `%25` ending at `at`: where the two characters that follow end, when both are hex digits, raw or
+/// percent-escaped (`%2541`, `%25%34%31`), i.e. what a second decoding would read as another escape.
+fn double_escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let decoded = |j: usize| match bytes.get(j) {
+        Some(b'%') => decode_escape(bytes, j).map(|v| (v, j + 3)),
+        Some(&b) => Some((b, j + 1)),
+        None => None,
+    };
+    let (_, next) = decoded(at).filter(|(b, _)| b.is_ascii_hexdigit())?;
+    let (_, end) = decoded(next).filter(|(b, _)| b.is_ascii_hexdigit())?;
+    Some(end)
+}
+
 /// Validate `raw` (which starts with `/`); returns whether the normalised form differs from it.
 fn scan(raw: &str, opts: &PathOptions) -> Result<bool, PathError> {
     let bytes = raw.as_bytes();
@@ -371,6 +398,14 @@ fn scan(raw: &str, opts: &PathOptions) -> Result<bool, PathError> {
                         })
                     }
                     b';' => seg.semicolon(raw)?,
+                    b'%' if !opts.allow_double_encoding => {
+                        if let Some(end) = double_escape_end(bytes, i + 3) {
+                            return Err(PathError::DoubleEncoded {
+                                escape: raw.get(i..end).unwrap_or_default().to_owned(),
+                                at: i,
+                            });
+                        }
+                    }
                     v if is_control(v) => {
                         return Err(PathError::EncodedControlChar {
                             escape: escape(),
@@ -1319,14 +1354,19 @@ mod tests {
     const DEF: PathOptions = PathOptions {
         allow_semicolons: false,
         case_insensitive: false,
+        allow_double_encoding: false,
     };
     const SEMI: PathOptions = PathOptions {
         allow_semicolons: true,
-        case_insensitive: false,
+        ..DEF
     };
     const CI: PathOptions = PathOptions {
-        allow_semicolons: false,
         case_insensitive: true,
+        ..DEF
+    };
+    const DOUBLE: PathOptions = PathOptions {
+        allow_double_encoding: true,
+        ..DEF
     };
 
     /// (input, options, expected normalised path or exact error message).
@@ -1342,6 +1382,17 @@ mod tests {
         ("/caf%C3%A9", DEF, Ok("/caf%C3%A9")),
         ("/a%20b", DEF, Ok("/a%20b")),
         ("/a%25b", DEF, Ok("/a%25b")),
+        // double encoding: `%25` then two hex digits, raw or escaped, is refused unless allowed
+        ("/a%25", DEF, Ok("/a%25")),
+        ("/100%25off", DEF, Ok("/100%25off")),
+        ("/a%25%2F", DEF, Err("encoded slash `%2F` at byte 5 is refused (servers disagree on whether it separates segments)")),
+        ("/a%2541", DEF, Err("double-encoded `%2541` at byte 2 is refused: a proxy or origin that decodes twice would read another escape there")),
+        ("/x/%252e%252e/admin", DEF, Err("double-encoded `%252e` at byte 3 is refused: a proxy or origin that decodes twice would read another escape there")),
+        ("/a%25%34%31/b", DEF, Err("double-encoded `%25%34%31` at byte 2 is refused: a proxy or origin that decodes twice would read another escape there")),
+        ("/a%25a%31", DEF, Err("double-encoded `%25a%31` at byte 2 is refused: a proxy or origin that decodes twice would read another escape there")),
+        ("/a%2541", DOUBLE, Ok("/a%2541")),
+        ("/a%25%34%31", DOUBLE, Ok("/a%2541")),
+        ("/x/%252e%252e/admin", DOUBLE, Ok("/x/%252e%252e/admin")),
         ("/a%3Fb%23c", DEF, Ok("/a%3Fb%23c")),
         ("/...", DEF, Ok("/...")),
         ("/.a/..b/a..", DEF, Ok("/.a/..b/a..")),
@@ -2021,24 +2072,14 @@ mod props {
     use proptest::prelude::*;
     use std::time::{Duration, Instant};
 
-    const ALL_OPTS: [PathOptions; 4] = [
+    /// The switches set from the low three bits of `i`: 0..8 gives every combination.
+    fn options(i: usize) -> PathOptions {
         PathOptions {
-            allow_semicolons: false,
-            case_insensitive: false,
-        },
-        PathOptions {
-            allow_semicolons: true,
-            case_insensitive: false,
-        },
-        PathOptions {
-            allow_semicolons: false,
-            case_insensitive: true,
-        },
-        PathOptions {
-            allow_semicolons: true,
-            case_insensitive: true,
-        },
-    ];
+            allow_semicolons: i & 1 != 0,
+            case_insensitive: i & 2 != 0,
+            allow_double_encoding: i & 4 != 0,
+        }
+    }
 
     /// Path-like strings rich in the characters normalisation cares about.
     fn pathish() -> impl Strategy<Value = String> {
@@ -2057,6 +2098,9 @@ mod props {
             Just("?".to_owned()),
             "%[0-9a-fA-F]{2}",
             "%(2[eEfF]|3[bB]|5[cC]|00|[cC]0|[aA][eE]|[eE]0|80)",
+            // Double encoding: `%25` and escaped hex digits.
+            Just("%25".to_owned()),
+            "%(3[0-9]|4[1-6]|6[1-6])",
             "[a-zA-Z0-9~_-]{1,3}",
         ];
         prop::collection::vec(piece, 0..12).prop_map(|v| format!("/{}", v.concat()))
@@ -2066,8 +2110,8 @@ mod props {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn normalisation_is_idempotent(path in pathish(), o in 0usize..4) {
-            let opts = ALL_OPTS[o];
+        fn normalisation_is_idempotent(path in pathish(), o in 0usize..8) {
+            let opts = options(o);
             if let Ok(once) = normalize_path(&path, &opts) {
                 let twice = normalize_path(&once, &opts);
                 prop_assert_eq!(twice.as_deref(), Ok(once.as_ref()));
@@ -2079,8 +2123,8 @@ mod props {
         }
 
         #[test]
-        fn normalisation_never_panics(s in any::<String>(), o in 0usize..4) {
-            let opts = ALL_OPTS[o];
+        fn normalisation_never_panics(s in any::<String>(), o in 0usize..8) {
+            let opts = options(o);
             let _ = normalize_path(&s, &opts);
             let _ = normalize_path(&format!("/{s}"), &opts);
             let _ = normalize_host(&s);
@@ -2092,7 +2136,7 @@ mod props {
 
         #[test]
         fn glob_parse_and_match_never_panic(p in pathish(), path in pathish()) {
-            let opts = ALL_OPTS[0];
+            let opts = options(0);
             if let Ok(g) = PathPattern::glob(&p.replace('.', "*"), &opts) {
                 let _ = g.matches(&path);
                 if let Ok(n) = normalize_path(&path, &opts) {

@@ -446,9 +446,14 @@ const ROWS: &[Row] = &[
     ("path", "case-title", "GET", "/Admin", &[OK], &[], FWD),
     ("path", "encoded-upper-letter", "GET", "/%41dmin/users", &[OK], &[], FWD),
     ("path", "glob-case", "GET", "/internal/team/SECRETS", &[OK], &[], FWD),
-    // Decoded once: `%25` is a literal `%`, not the start of another escape.
-    ("path", "double-encoded-dotdot", "GET", "/x/%252e%252e/admin/users", &[OK], &[], FWD),
-    ("path", "double-encoded-slash", "GET", "/admin%252fusers", &[OK], &[], FWD),
+    // Double encoding: a proxy or origin that decodes twice would read `..`, `/` or a letter there.
+    ("path", "double-encoded-dotdot", "GET", "/x/%252e%252e/admin/users", &[OK], &[], Deny(403, "path_invalid")),
+    ("path", "double-encoded-slash", "GET", "/admin%252fusers", &[OK], &[], Deny(403, "path_invalid")),
+    ("path", "double-encoded-letter", "GET", "/%2561dmin/users", &[OK], &[], Deny(403, "path_invalid")),
+    ("path", "double-encoded-escaped-digits", "GET", "/%25%36%31dmin/users", &[OK], &[], Deny(403, "path_invalid")),
+    ("path", "double-encoded-upper", "GET", "/x/%252E%252E/admin/users", &[OK], &[], Deny(403, "path_invalid")),
+    // A literal `%` not followed by two hex digits is no escape, once decoded or twice.
+    ("path", "literal-percent", "GET", "/100%25off", &[OK], &[], Fwd(&[Target("/100%25off")])),
     ("path", "under-is-segment-bound", "GET", "/admin.json", &[OK], &[], FWD),
     // The runtime resolves `..` against the empty segment itself; the filter and the origin see the same path.
     ("path", "dotdot-after-double-slash", "GET", "/x//../admin/users", &[OK], &[], Fwd(&[Target("/x/admin/users")])),
