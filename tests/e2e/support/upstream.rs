@@ -48,6 +48,8 @@ pub struct Recorded {
     pub body: Vec<u8>,
     /// When the request head arrived.
     pub at: Instant,
+    /// The client end of the connection it came on (tells requests on one keep-alive connection apart).
+    pub peer: Option<SocketAddr>,
 }
 
 impl Recorded {
@@ -107,8 +109,16 @@ fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
 impl Upstream {
     /// Binds 127.0.0.1 on a free port and starts serving (one thread per request).
     pub fn start() -> Upstream {
-        let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("upstream: bind 127.0.0.1:0"));
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("upstream: bind 127.0.0.1:0");
+        // std listens with a backlog of 128. Under load (tests/stress) workerd opens new connections in bursts;
+        // once the accept queue is full the kernel drops their SYNs and the client retries only after 1, 3, 7 s,
+        // which the Worker reports as 504 upstream_timeout. Listening again raises the backlog (Linux caps it at
+        // net.core.somaxconn).
+        rustix::net::listen(&listener, 4096).expect("upstream: listen with a backlog of 4096");
+        let server = Arc::new(
+            tiny_http::Server::from_listener(listener, None).expect("upstream: serve the listener"),
+        );
         let addr = server
             .server_addr()
             .to_ip()
@@ -211,6 +221,7 @@ fn accept_loop(server: &Arc<tiny_http::Server>, log: &Arc<Mutex<Log>>, stop: &At
 
 fn handle(mut req: tiny_http::Request, at: Instant, log: &Mutex<Log>) {
     let method = req.method().as_str().to_owned();
+    let peer = req.remote_addr().copied();
     let target = req.url().to_owned();
     let headers: Vec<(String, String)> = req
         .headers()
@@ -243,6 +254,7 @@ fn handle(mut req: tiny_http::Request, at: Instant, log: &Mutex<Log>) {
             headers,
             body,
             at,
+            peer,
         });
     }
 
