@@ -301,10 +301,12 @@ fn load_phase(root: &Path, r: &mut Report) {
         Err(e) => return r.fail(format!("wrangler dev did not start:\n{e}")),
     };
     println!(
-        "load: wrangler dev on {} (pgid {}, ready in {:.1?})",
+        "load: wrangler dev on {} (pgid {}, ready in {:.1?}); upstream {}, JWKS {}",
         wrangler.addr(),
         wrangler.pgid(),
         wrangler.startup_time(),
+        upstream.addr(),
+        jwt.jwks_url(),
     );
     for (pid, kb) in load::workerd_rss(wrangler.pgid()) {
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -334,13 +336,7 @@ fn load_phase(root: &Path, r: &mut Report) {
         ),
     );
     let user_pid = load::user_workerd(wrangler.pgid());
-    let heap_before = load::heap_reading(
-        root,
-        wrangler.inspector_port(),
-        &wrangler.addr(),
-        user_pid,
-        Duration::ZERO,
-    );
+    let heap_before = load::heap_reading(root, &wrangler.addr(), user_pid, Duration::ZERO);
     let cpu_before = load::group_cpu(wrangler.pgid());
     let sampler = load::MemSampler::start(wrangler.pgid(), Duration::from_millis(250));
 
@@ -353,13 +349,7 @@ fn load_phase(root: &Path, r: &mut Report) {
         Duration::from_secs(30),
     );
     let samples = sampler.finish();
-    let heap_after = load::heap_reading(
-        root,
-        wrangler.inspector_port(),
-        &wrangler.addr(),
-        user_pid,
-        out.elapsed,
-    );
+    let heap_after = load::heap_reading(root, &wrangler.addr(), user_pid, out.elapsed);
     let cpu_after = load::group_cpu(wrangler.pgid());
     let rps = out.sent as f64 / out.elapsed.as_secs_f64();
     println!(
@@ -379,20 +369,41 @@ fn load_phase(root: &Path, r: &mut Report) {
     }
     println!("{line}");
     let records = upstream.requests();
-    for ((n, class, msg), at) in out.errors.iter().zip(&out.error_sent_at) {
-        // Where the time went: when the upstream got the request, if it did.
+    let logs = wrangler.log_lines();
+    for ((n, class, msg), (at, took)) in out.errors.iter().zip(&out.error_sent_at) {
+        // Where the time went: when the upstream got the request, if it did, on which connection, and when the
+        // Worker logged its decision.
         let tag = format!("st-{n}");
         let arrived = records
             .iter()
             .find(|r| r.header(support::CASE_HEADER) == Some(tag.as_str()))
             .map(|r| {
+                let same_conn: Vec<_> = records.iter().filter(|o| o.peer == r.peer).collect();
+                let nth = same_conn.iter().position(|o| o.seq == r.seq).unwrap_or(0);
+                let gap = nth
+                    .checked_sub(1)
+                    .map(|p| format!("{:.0?}", r.at.duration_since(same_conn[p].at)));
                 format!(
-                    "{:.0?} after sending",
-                    r.at.duration_since(out.started).saturating_sub(*at)
+                    "{:.0?} after sending, request {} of {} on connection {:?} (previous one {} before)",
+                    r.at.duration_since(out.started).saturating_sub(*at),
+                    nth + 1,
+                    same_conn.len(),
+                    r.peer,
+                    gap.unwrap_or_else(|| "-".into())
                 )
             })
             .unwrap_or_else(|| "never".into());
-        println!("  error {tag} ({class}), sent at +{at:.1?}, upstream got it: {arrived}: {msg}");
+        let logged = msg
+            .split("\"request_id\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|id| logs.iter().find(|l| l.contains(id)))
+            .map_or_else(|| "-".to_owned(), |l| l.chars().take(120).collect());
+        let sent_wall = humantime_utc(out.started_wall + *at);
+        println!(
+            "  error {tag} ({class}), sent at +{at:.1?} ({sent_wall}), answered after {took:.1?}, upstream got it: \
+             {arrived}; Worker log: {logged}: {msg}"
+        );
     }
     r.check(
         out.error_count == 0,
@@ -502,8 +513,8 @@ fn memory_verdict(samples: &[load::RssSample], bound_mb: Option<u64>, r: &mut Re
     }
 }
 
-/// The Worker's live memory after a forced full GC, before and after the load: V8 heap used and ArrayBuffer backing
-/// stores. Flat: after <= before + `STRESS_HEAP_GROWTH_MB` (default 8) MiB.
+/// The Worker's live memory after a forced full GC, before and after the load: V8 heap used, ArrayBuffer backing
+/// stores and the Wasm linear memory. Flat: after <= before + `STRESS_HEAP_GROWTH_MB` (default 8) MiB.
 fn heap_verdict(
     before: Result<load::HeapSample, String>,
     after: Result<load::HeapSample, String>,
@@ -519,9 +530,18 @@ fn heap_verdict(
         }
     };
     let mb = |b: u64| b as f64 / 1_048_576.0;
+    println!(
+        "load: heap readings took {:.1?} before and {:.1?} after the load; Wasm memories {:?} / {:?} bytes",
+        before.took, after.took, before.wasm, after.wasm
+    );
     for (what, b, a) in [
         ("V8 heap used", before.used, after.used),
         ("ArrayBuffer backing stores", before.backing, after.backing),
+        (
+            "Wasm linear memory",
+            before.wasm.iter().sum(),
+            after.wasm.iter().sum(),
+        ),
     ] {
         r.check(
             a <= b + bound,
@@ -537,6 +557,19 @@ fn heap_verdict(
             ),
         );
     }
+}
+
+/// `HH:MM:SS.mmm` UTC of a wall-clock time (to compare with the Worker's ISO log times).
+fn humantime_utc(t: SystemTime) -> String {
+    let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let s = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        ms % 1000
+    )
 }
 
 fn median(values: &[u64]) -> u64 {
