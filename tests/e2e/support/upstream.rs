@@ -109,16 +109,8 @@ fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
 impl Upstream {
     /// Binds 127.0.0.1 on a free port and starts serving (one thread per request).
     pub fn start() -> Upstream {
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("upstream: bind 127.0.0.1:0");
-        // std listens with a backlog of 128. Under load (tests/stress) workerd opens new connections in bursts;
-        // once the accept queue is full the kernel drops their SYNs and the client retries only after 1, 3, 7 s,
-        // which the Worker reports as 504 upstream_timeout. Listening again raises the backlog (Linux caps it at
-        // net.core.somaxconn).
-        rustix::net::listen(&listener, 4096).expect("upstream: listen with a backlog of 4096");
-        let server = Arc::new(
-            tiny_http::Server::from_listener(listener, None).expect("upstream: serve the listener"),
-        );
+        let server =
+            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("upstream: bind 127.0.0.1:0"));
         let addr = server
             .server_addr()
             .to_ip()
