@@ -1,7 +1,7 @@
 // The baseline for the load phase's memory figures: a JavaScript Worker that checks nothing, forwards every
 // request to ORIGIN_URL (as bench/passthrough does) and logs one JSON line per request with console.log, as
 // edge-access does for its decisions. Run the load phase against it with
-//   E2E_WORKER=tests/stress/trivial-worker.mjs cargo test --features e2e --test stress -- load
+//   STRESS_WORKER="$PWD/tests/stress/trivial-worker.mjs" scripts/stress.sh load
 // (its denied classes then fail their checks, by design: only the RSS and heap figures are of interest).
 export default {
   async fetch(request, env) {
