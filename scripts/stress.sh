@@ -4,6 +4,8 @@
 # the way out, even on failure or Ctrl-C.
 #   STRESS_REQUESTS (200000), STRESS_CONCURRENCY (64), STRESS_HEAP_GROWTH_MB (8): the load phase;
 #   STRESS_RSS_GROWTH_MB (unset: RSS reported, not judged; see tests/stress/main.rs);
+#   STRESS_WORKER: another Worker's main module for the load phase (the baseline for its memory figures:
+#   STRESS_WORKER=tests/stress/trivial-worker.mjs scripts/stress.sh load; its denied classes then fail, by design);
 #   arguments select phases: scripts/stress.sh load | faults | policy (default: all three).
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
@@ -41,7 +43,7 @@ cargo test --features e2e --test stress --no-run || exit 1
 step "stress: run (log: target/test-logs/stress.log)"
 # In a process group of its own, so whatever it starts outside wrangler's groups is stopped with it. A hard
 # bound on top of the suite's own timeouts: 30 minutes.
-export E2E_WORKER="$ROOT/target/e2e-worker/index.js"
+export E2E_WORKER="${STRESS_WORKER:-$ROOT/target/e2e-worker/index.js}"
 setsid timeout --kill-after=10 1800 cargo test --features e2e --test stress -- "$@" \
   > >(tee "$logs/stress.log") 2>&1 &
 suite_pgid=$!

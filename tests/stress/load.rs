@@ -144,9 +144,11 @@ pub struct Outcome {
     /// Errors the policy did not cause: (request number, class, message). All of them are counted in
     /// `error_count`; at most 50 are kept.
     pub errors: Vec<(u64, &'static str, String)>,
-    /// When each kept error's request was sent, from `started`.
-    pub error_sent_at: Vec<Duration>,
+    /// When each kept error's request was sent, from `started`, and how long its exchange took.
+    pub error_sent_at: Vec<(Duration, Duration)>,
     pub started: Instant,
+    /// The wall-clock time at `started` (to place the Worker's log lines).
+    pub started_wall: std::time::SystemTime,
     pub error_count: u64,
     /// Responses per class name and status.
     pub by_class: HashMap<(&'static str, u16), u64>,
@@ -167,6 +169,7 @@ pub fn run(
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(Mutex::new((0u64, Vec::new())));
     let started = Instant::now();
+    let started_wall = std::time::SystemTime::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|w| {
             let (addr, classes, next, errors) = (
@@ -210,9 +213,12 @@ pub fn run(
                             let mut guard = errors.lock().unwrap();
                             guard.0 += 1;
                             if guard.1.len() < 50 {
-                                guard
-                                    .1
-                                    .push((n, class.name, msg, t0.duration_since(started)));
+                                guard.1.push((
+                                    n,
+                                    class.name,
+                                    msg,
+                                    (t0.duration_since(started), t0.elapsed()),
+                                ));
                             }
                         }
                     }
@@ -245,6 +251,7 @@ pub fn run(
         errors,
         error_sent_at,
         started,
+        started_wall,
         error_count,
         by_class,
         sockets,
@@ -465,31 +472,39 @@ pub fn cpu_line(before: &[(u32, String, f64)], after: &[(u32, String, f64)]) -> 
     parts.join(", ")
 }
 
-/// One reading of the Worker's V8 heap after a forced full GC (through wrangler dev's inspector, `heap.mjs`), with
+/// One reading of the Worker's memory after a forced full GC (through workerd's own inspector, `heap.mjs`), with
 /// the user workerd's RSS right after it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct HeapSample {
     pub at: Duration,
     /// Bytes live in the V8 heap after the GC.
     pub used: u64,
     /// Bytes of ArrayBuffer backing stores (the Wasm memory among them).
     pub backing: u64,
+    /// Bytes of linear memory of each live `WebAssembly.Memory` (the Worker's Wasm instance).
+    pub wasm: Vec<u64>,
+    /// How long the reading took, start of `heap.mjs` to its answer.
+    pub took: Duration,
     /// VmRSS of the workerd running the Worker, KiB.
     pub rss_kb: u64,
 }
 
-/// Forces a full GC in the Worker's isolate and reads its heap (through wrangler dev's inspector, `heap.mjs`).
-/// Inspector messages are handled only when the isolate runs, so requests are sent to `addr` meanwhile.
+/// Forces a full GC in the Worker's isolate and reads its memory through the inspector port of the workerd that
+/// runs it (`user_pid`), not through wrangler's inspector proxy: that proxy keeps every console message of the run
+/// while no devtools client is attached and replays them all to the next one (one JSON line per request: 200,000
+/// after a full load), and the reading then never got its answer. Inspector messages are handled only when the
+/// isolate runs, so requests are sent to `addr` meanwhile.
 ///
 /// Not done while the load runs: in a full run, each inspector session opened mid-load was followed by a burst of
 /// dropped connections and "Your worker restarted mid-request" 503s from wrangler's proxy.
 pub fn heap_reading(
     root: &std::path::Path,
-    inspector_port: u16,
     addr: &str,
     user_pid: Option<u32>,
     at: Duration,
 ) -> Result<HeapSample, String> {
+    let pid = user_pid.ok_or("no workerd running the Worker")?;
+    let port = inspector_port(pid)?;
     let script = root.join("tests/stress/heap.mjs");
     let done = Arc::new(AtomicBool::new(false));
     let nudger = {
@@ -505,26 +520,33 @@ pub fn heap_reading(
             }
         })
     };
-    // The inspector proxy sometimes leaves a session unanswered: up to three attempts.
-    let mut result = heap_once(&script, inspector_port);
+    // A session is sometimes closed before it answers (workerd's inspector is shared with wrangler's): up to
+    // three attempts; `took` is the successful one's.
+    let mut t0 = Instant::now();
+    let mut result = heap_once(&script, port);
     for _ in 0..2 {
         if result.is_ok() {
             break;
         }
-        result = heap_once(&script, inspector_port);
+        println!("load: heap reading failed, again: {result:?}");
+        t0 = Instant::now();
+        result = heap_once(&script, port);
     }
+    let took = t0.elapsed();
     done.store(true, Ordering::SeqCst);
     let _ = nudger.join();
-    let (used, backing) = result?;
+    let (used, backing, wasm) = result?;
     Ok(HeapSample {
         at,
         used,
         backing,
-        rss_kb: user_pid.and_then(rss_of).unwrap_or(0),
+        wasm,
+        took,
+        rss_kb: rss_of(pid).unwrap_or(0),
     })
 }
 
-fn heap_once(script: &std::path::Path, port: u16) -> Result<(u64, u64), String> {
+fn heap_once(script: &std::path::Path, port: u16) -> Result<(u64, u64, Vec<u64>), String> {
     let out = std::process::Command::new("node")
         .arg(script)
         .arg(port.to_string())
@@ -537,10 +559,79 @@ fn heap_once(script: &std::path::Path, port: u16) -> Result<(u64, u64), String> 
             String::from_utf8_lossy(&out.stderr)
         )
     })?;
-    match (v["used"].as_u64(), v["backing"].as_u64()) {
-        (Some(u), b) => Ok((u, b.unwrap_or(0))),
+    let wasm = v["wasm"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect());
+    match (v["used"].as_u64(), v["backing"].as_u64(), wasm) {
+        (Some(u), Some(b), Some(w)) => Ok((u, b, w)),
         _ => Err(format!("heap.mjs said {text}")),
     }
+}
+
+/// The inspector port of workerd `pid`: of the ports it listens on (the Worker's entry socket, the inspector, the
+/// debug port), the one whose `/json` names a debugger target. The probe carries a blocked client IP, so
+/// on the entry socket it is a denied request that reaches nothing.
+pub fn inspector_port(pid: u32) -> Result<u16, String> {
+    use std::io::{Read as _, Write as _};
+    let ports = listening_ports(pid);
+    for port in &ports {
+        let probe = || -> std::io::Result<String> {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(
+                b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\nCF-Connecting-IP: 192.0.2.1\r\nConnection: close\r\n\r\n",
+            )?;
+            // workerd's inspector keeps the connection open: read until the answer names a target or 2 s pass.
+            let mut out = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !String::from_utf8_lossy(&out).contains("webSocketDebuggerUrl") {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&chunk[..n]),
+                }
+            }
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        };
+        if probe().is_ok_and(|body| body.contains("webSocketDebuggerUrl")) {
+            return Ok(*port);
+        }
+    }
+    Err(format!(
+        "workerd {pid}: none of its listening ports {ports:?} is an inspector"
+    ))
+}
+
+/// The TCP ports process `pid` listens on (its socket inodes matched against `/proc/net/tcp`).
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    l.to_str()?
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+    let mut ports: Vec<u16> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st ... inode(9); st 0A = LISTEN
+            let (local, st, inode) = (f.get(1)?, f.get(3)?, f.get(9)?);
+            (*st == "0A" && inodes.iter().any(|i| i == inode))
+                .then(|| u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok())
+                .flatten()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 fn rss_of(pid: u32) -> Option<u64> {
