@@ -214,10 +214,16 @@ if (race) {
   const pass = race.workers.find((w) => w.name === 'pass-through');
   const jose = race.workers.find((w) => w.name === 'jose');
   if (pass && jose && jose.rps > 0) {
+    const spread = (w) => (w.rps_per_round?.length ? `${Math.min(...w.rps_per_round)}-${Math.max(...w.rps_per_round)}` : '-');
+    const cpu = (w) => (w.cpu_ms_per_request === undefined ? '-' : `${w.cpu_ms_per_request.toFixed(2)} ms`);
+    const edge = race.workers.find((w) => w.name === 'edge-access');
     md.push(
-      `The ceiling: edge-access forwards like the pass-through Worker and does more, so it cannot outrun it; against`,
-      `jose it can reach at most pass-through / jose = ${ratio(pass.rps / jose.rps)} in this run. Under \`wrangler dev\``,
-      'most of each request\'s cost is the dev runtime (its proxy Worker, the forward, the upstream), the same for all three.',
+      'The ceiling: edge-access forwards like the pass-through Worker and does more, so beyond noise it cannot',
+      `outrun it; against jose it can reach at most pass-through / jose = ${ratio(pass.rps / jose.rps)} in this run.`,
+      `CPU per request, all processes of each Worker's \`wrangler dev\`: pass-through ${cpu(pass)}, edge-access`,
+      `${edge ? cpu(edge) : '-'}, jose ${cpu(jose)}; requests/s per round: ${spread(pass)}, ${edge ? spread(edge) : '-'},`,
+      `${spread(jose)}. Each request's cost is mostly the dev runtime's (wrangler's proxy Worker, the forward, the`,
+      'upstream), the same for all three; the filters\' own work is in the micro benchmarks above.',
       '',
     );
   }
