@@ -9,6 +9,8 @@
 #   2. scripts/startup.sh    instantiation to first decision, reference and 1M-prefix policies: target/bench/startup.json
 #   3. scripts/build.sh      the shipped Worker with the bundled policy.json, for its size: target/bench/size.json
 #   4. scripts/race.sh       the Workers under load, when the script exists: target/bench/race.json
+#      bench/inproc.mjs      the race's JS Workers called in-process with the upstream stubbed: their own work per
+#                            request, without wrangler dev: target/bench/inproc.json
 #   5. scripts/bench-report.mjs  BENCHMARKS.md from the JSON files and target/bench/meta.json (this machine, these commands)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -23,7 +25,7 @@ started=$SECONDS
 started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Results of an earlier run must not pass for this one's.
-rm -f "$out"/{engine,startup,size,race,meta}.json "$out/race.md"
+rm -f "$out"/{engine,startup,size,race,inproc,meta}.json "$out/race.md"
 
 commands=()
 timed() { # name, command...: runs it, records the command and its duration
@@ -55,6 +57,8 @@ printf '{ "policy": "policy.json", "wasm_bytes": %d, "wasm_gzip_bytes": %d }\n' 
 if [[ -f scripts/race.sh ]]; then
   commands+=("scripts/race.sh")
   timed race bash scripts/race.sh
+  commands+=("node bench/inproc.mjs")
+  timed inproc node bench/inproc.mjs "$out/race" "$out/inproc.json"
 else
   echo "bench: scripts/race.sh is not here: the race is reported as not run"
 fi

@@ -19,6 +19,8 @@ const engine = load('engine.json');
 const startup = load('startup.json');
 const size = load('size.json');
 const race = load('race.json');
+const inproc = load('inproc.json');
+const wasm = (name) => engine?.[name]?.wasm_ns ?? null;
 
 const ns = (v) => {
   if (v === null || v === undefined) return '-';
@@ -227,12 +229,24 @@ if (race) {
       '',
     );
   }
+  if (inproc) {
+    const us = (v) => (v === undefined || v === null ? '-' : `${v.toFixed(1)} µs`);
+    md.push(
+      'Without the dev runtime (`bench/inproc.mjs`, same run): the pass-through and jose Workers\' `fetch` handlers',
+      `called in-process in Node (${inproc.node}) over the race's requests, the upstream stubbed (answers 200 at once):`,
+      `pass-through ${us(inproc.workers['pass-through']?.us_per_request)}, jose ${us(inproc.workers.jose?.us_per_request)} per`,
+      `request, so jose's own work is about **${us(inproc.jose_checks_us)}** (an ES256 verification with WebCrypto on`,
+      'every request, and its checks). edge-access\'s whole decision in Wasm on the same engine: with the token',
+      `verified before and cached ${ns(wasm('decision/es256_cache_hit'))}, with an ES256 verification`,
+      `${ns(wasm('decision/es256_verify'))} (micro benchmarks above; the Worker's JS glue comes on top of these).`,
+      '',
+    );
+  }
 } else {
   md.push('Not run (no `target/bench/race.json`; `scripts/race.sh` writes it).', '');
 }
 
 // ---- targets ----
-const wasm = (name) => engine?.[name]?.wasm_ns ?? null;
 const slowest = (names) => {
   const found = names.map((n) => [n, wasm(n)]).filter(([, v]) => v !== null);
   return found.length ? found.reduce((a, b) => (b[1] > a[1] ? b : a)) : null;
