@@ -43,6 +43,11 @@ fn vector(name: &str) -> Value {
 
 /// A policy with one issuer `t` holding the key of `vector`, and rules exercising token conditions.
 fn policy_for(vector: &Value, audiences: &[&str], algorithms: &[&str]) -> Policy {
+    policy_with(vector, audiences, algorithms, json!({}))
+}
+
+/// [`policy_for`] with more issuer fields.
+fn policy_with(vector: &Value, audiences: &[&str], algorithms: &[&str], extra: Value) -> Policy {
     let mut issuer = json!({
         "issuer": "https://issuer.example",
         "audiences": audiences,
@@ -53,6 +58,9 @@ fn policy_for(vector: &Value, audiences: &[&str], algorithms: &[&str]) -> Policy
         issuer["hmac_secrets"] = json!(["T_SECRET"]);
     } else {
         issuer["jwks"] = json!({ "keys": [vector["jwk"].clone()] });
+    }
+    for (k, v) in extra.as_object().unwrap() {
+        issuer[k] = v.clone();
     }
     let text = json!({
         "version": 1,
@@ -470,6 +478,81 @@ async fn cache_respects_expiry<V: SignatureVerifier>(verifier: &V) {
     assert_eq!(cache.borrow().len(), 0, "an expired entry is dropped");
 }
 
+/// `typ` pinned per issuer: checked before the signature, case-insensitively, `application/` optional.
+async fn typ_pinning<V: SignatureVerifier>(verifier: &V) {
+    // jose's tokens carry `"typ": "JWT"`; RFC 7515 A.3's carries none.
+    let v = vector("jose-ES256-valid");
+    let bearer = format!("Bearer {}", v["token"].as_str().unwrap());
+    let auth = [("authorization", bearer.as_str())];
+    for (typ, want_got) in [
+        (json!("JWT"), want(OK)),
+        (json!("jwt"), want(OK)),
+        (json!("application/JWT"), want(OK)),
+        (
+            json!("at+jwt"),
+            want((401, "token_type", Some(Challenge::InvalidToken), None)),
+        ),
+    ] {
+        let policy = policy_with(&v, &["edge-access"], &["ES256"], json!({ "typ": typ }));
+        let store = Store::new(&policy, &v);
+        let got = decide(
+            &policy,
+            &store,
+            verifier,
+            &RefCell::default(),
+            "/api",
+            &auth,
+            DURING,
+        )
+        .await;
+        assert_eq!(got, want_got, "typ {typ}");
+    }
+    // Before the signature: a tampered token of the wrong type is a type error, not a signature error.
+    let tampered = vector("jose-ES256-payload-tampered");
+    let policy = policy_with(&v, &["edge-access"], &["ES256"], json!({ "typ": "at+jwt" }));
+    let bearer = format!("Bearer {}", tampered["token"].as_str().unwrap());
+    let got = decide(
+        &policy,
+        &Store::new(&policy, &v),
+        verifier,
+        &RefCell::default(),
+        "/api",
+        &[("authorization", &bearer)],
+        DURING,
+    )
+    .await;
+    assert_eq!(
+        got,
+        want((401, "token_type", Some(Challenge::InvalidToken), None))
+    );
+    // No `typ` at all where one is pinned.
+    let header = URL_SAFE_NO_PAD
+        .decode(v["token"].as_str().unwrap().split('.').next().unwrap())
+        .unwrap();
+    let mut header: Value = serde_json::from_slice(&header).unwrap();
+    header.as_object_mut().unwrap().remove("typ");
+    let rest = v["token"].as_str().unwrap().split_once('.').unwrap().1;
+    let untyped = format!(
+        "Bearer {}.{rest}",
+        URL_SAFE_NO_PAD.encode(header.to_string())
+    );
+    let policy = policy_with(&v, &["edge-access"], &["ES256"], json!({ "typ": "JWT" }));
+    let got = decide(
+        &policy,
+        &Store::new(&policy, &v),
+        verifier,
+        &RefCell::default(),
+        "/api",
+        &[("authorization", &untyped)],
+        DURING,
+    )
+    .await;
+    assert_eq!(
+        got,
+        want((401, "token_type", Some(Challenge::InvalidToken), None))
+    );
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use edge_access::verify::now_or_never;
@@ -488,6 +571,11 @@ mod native {
     #[test]
     fn cache_respects_expiry() {
         now_or_never(super::cache_respects_expiry(&RustCryptoVerifier)).unwrap();
+    }
+
+    #[test]
+    fn typ_pinning() {
+        now_or_never(super::typ_pinning(&RustCryptoVerifier)).unwrap();
     }
 }
 
@@ -509,5 +597,10 @@ mod wasm {
     #[wasm_bindgen_test]
     async fn cache_respects_expiry() {
         super::cache_respects_expiry(&WebCryptoVerifier::new()).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn typ_pinning() {
+        super::typ_pinning(&WebCryptoVerifier::new()).await;
     }
 }

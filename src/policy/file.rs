@@ -258,6 +258,10 @@ pub struct IssuerSpec {
     /// Largest accepted token, in bytes. Default 8192.
     #[serde(default)]
     pub max_token_bytes: Option<usize>,
+    /// The JOSE header `typ` every token must carry (RFC 9068 access tokens: `at+jwt`), compared
+    /// case-insensitively with the `application/` prefix optional. Default: any `typ`, or none.
+    #[serde(default)]
+    pub typ: Option<String>,
     /// Cloudflare Access: fills in issuer, JWKS URL, algorithms and token sources from the team and AUD tag.
     #[serde(default)]
     pub cloudflare_access: Option<AccessSpec>,

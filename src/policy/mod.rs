@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::token::jwk::{self, JwksMode, VerifyKey};
-use crate::token::jwt::{ClaimPredicate, ClaimRules, TokenSource};
+use crate::token::jwt::{self, ClaimPredicate, ClaimRules, TokenSource};
 use crate::token::Algorithm;
 pub use error::{CompileError, Diagnostic, Segment, Severity};
 pub use file::ClientIpLogging;
@@ -178,6 +178,9 @@ pub struct Issuer {
     /// Claims passed to the origin on allowed requests.
     pub forward: Vec<ForwardClaim>,
     pub max_token_bytes: usize,
+    /// The pinned header `typ`, in [`crate::token::jwt::canonical_typ`] form: a token with another `typ`, or
+    /// none, is refused before any cryptography. `None`: any `typ`.
+    pub typ: Option<String>,
 }
 
 /// Where an issuer's keys come from.
@@ -524,7 +527,7 @@ pub struct PrecompiledIpList {
 
 /// The first bytes of [`Policy::to_compiled`]'s output. Bump the digit whenever a compiled type changes shape, so a
 /// stale compiled policy is refused rather than misread.
-const COMPILED_TAG: &[u8; 4] = b"EAC1";
+const COMPILED_TAG: &[u8; 4] = b"EAC2";
 
 /// Why [`Policy::from_compiled`] refused its input. Never seen with a policy this build compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -1688,6 +1691,26 @@ impl<'p> Compiler<'p> {
                 })
                 .collect()
         });
+        let typ = spec.typ.as_ref().and_then(|t| {
+            // A media type (RFC 6838 names): `type/subtype` or, with `application/` implied, `subtype`.
+            let name_ok = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 127
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+            };
+            let ok = match t.split_once('/') {
+                Some((top, sub)) => name_ok(top) && name_ok(sub),
+                None => name_ok(t),
+            };
+            if !ok {
+                self.error(
+                    &["typ"],
+                    format!("`{t}` is not a media type such as `at+jwt` or `application/at+jwt`"),
+                );
+            }
+            ok.then(|| jwt::canonical_typ(t))
+        });
         if self.errors.len() > errors_before {
             return None;
         }
@@ -1705,6 +1728,7 @@ impl<'p> Compiler<'p> {
             sources,
             forward,
             max_token_bytes,
+            typ,
         })
     }
 

@@ -514,3 +514,49 @@ fn logs_show_client_ips_as_the_policy_says() {
         vec!["p.json: logging.sample_allowed: `1.5` is not a share between 0.0 and 1.0"]
     );
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn typ_pins_are_checked() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"]"#;
+    let cases: &[(String, &str)] = &[
+        (
+            format!(r#"{base}, {JWKS}, "typ": """#),
+            "issuers.i.typ: `` is not a media type such as `at+jwt` or `application/at+jwt`",
+        ),
+        (
+            format!(r#"{base}, {JWKS}, "typ": "at+jwt; q=1""#),
+            "issuers.i.typ: `at+jwt; q=1` is not a media type",
+        ),
+        (
+            format!(r#"{base}, {JWKS}, "typ": "a/b/c""#),
+            "issuers.i.typ: `a/b/c` is not a media type",
+        ),
+        (
+            format!(r#"{base}, {JWKS}, "typ": "/jwt""#),
+            "issuers.i.typ: `/jwt` is not a media type",
+        ),
+    ];
+    for (issuer, want) in cases {
+        let got = errors(&with_issuer(issuer, ""));
+        assert!(
+            got.iter()
+                .any(|e| e.starts_with(&format!("p.json: {want}"))),
+            "issuer {issuer}:\n want p.json: {want}\n  got {got:#?}"
+        );
+    }
+    for (typ, canonical) in [
+        ("at+jwt", "application/at+jwt"),
+        ("AT+JWT", "application/at+jwt"),
+        ("application/at+JWT", "application/at+jwt"),
+        ("JWT", "application/jwt"),
+    ] {
+        let text = with_issuer(&format!(r#"{base}, {JWKS}, "typ": "{typ}""#), "");
+        let p = Policy::compile(&text, "p.json").unwrap().policy;
+        assert_eq!(p.issuers()[0].typ.as_deref(), Some(canonical), "{typ}");
+    }
+    let p = Policy::compile(&with_issuer(&format!("{base}, {JWKS}"), ""), "p.json")
+        .unwrap()
+        .policy;
+    assert_eq!(p.issuers()[0].typ, None, "no pin unless the policy asks");
+}

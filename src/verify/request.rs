@@ -121,6 +121,12 @@ async fn verify_one<V: SignatureVerifier>(
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
+    // A pinned `typ` is checked before any cryptography, like `alg`: an ID token is not an access token.
+    if let Some(pinned) = &issuer.typ {
+        if !jwt::typ_matches(pinned, parsed.header.typ.as_deref()) {
+            return Ok(Err(TokenError::Type));
+        }
+    }
     // A token for another issuer is refused without spending a signature check on it. Nothing is trusted from
     // the unverified claims: this can only refuse.
     let iss = parsed.claims.get(&["iss"]).and_then(|v| v.as_str());
