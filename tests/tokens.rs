@@ -478,6 +478,92 @@ async fn cache_respects_expiry<V: SignatureVerifier>(verifier: &V) {
     assert_eq!(cache.borrow().len(), 0, "an expired entry is dropped");
 }
 
+/// A cached token is used only while the key that verified it is still held: a key removed from the issuer's
+/// keys (a JWKS that dropped it, or an empty JWKS) revokes its cached tokens at once.
+async fn cache_forgets_removed_keys<V: SignatureVerifier>(verifier: &V) {
+    let v = vector("jose-ES256-valid");
+    let policy = policy_for(&v, &["edge-access"], &["ES256"]);
+    let store = Store::new(&policy, &v);
+    let cache = RefCell::new(VerifiedCache::default());
+    let bearer = format!("Bearer {}", v["token"].as_str().unwrap());
+    let auth = [("authorization", bearer.as_str())];
+    assert_eq!(
+        decide(&policy, &store, verifier, &cache, "/api", &auth, DURING).await,
+        want(OK)
+    );
+    assert_eq!(cache.borrow().len(), 1);
+
+    // The same kid with other key material (a key replaced under its old kid) is not the key that verified it.
+    let other = edge_access::token::jwk::parse_jwk(&vector("rfc7515-a3-es256")["jwk"]).unwrap();
+    let mut swapped = store.keys[0].clone();
+    swapped.material = other.material;
+    assert_ne!(swapped.material, store.keys[0].material);
+    let replaced = Store {
+        keys: vec![swapped],
+    };
+    assert_eq!(
+        decide(
+            &policy,
+            &replaced,
+            verifier,
+            &cache,
+            "/api",
+            &auth,
+            DURING + 1
+        )
+        .await,
+        want((
+            401,
+            "token_invalid_signature",
+            Some(Challenge::InvalidToken),
+            None
+        )),
+        "verified again against the key now under that kid"
+    );
+    assert_eq!(cache.borrow().len(), 0, "the stale entry is dropped");
+
+    // Verified and cached again, then the key leaves the set: refused, not served from the cache.
+    assert_eq!(
+        decide(&policy, &store, verifier, &cache, "/api", &auth, DURING + 2).await,
+        want(OK)
+    );
+    assert_eq!(cache.borrow().len(), 1);
+    let removed = Store { keys: Vec::new() };
+    assert_eq!(
+        decide(
+            &policy,
+            &removed,
+            verifier,
+            &cache,
+            "/api",
+            &auth,
+            DURING + 3
+        )
+        .await,
+        want((
+            401,
+            "token_unknown_key",
+            Some(Challenge::InvalidToken),
+            None
+        ))
+    );
+    assert_eq!(cache.borrow().len(), 0);
+    // Another key added, the verifying one kept: still a hit.
+    assert_eq!(
+        decide(&policy, &store, verifier, &cache, "/api", &auth, DURING + 4).await,
+        want(OK)
+    );
+    let mut more = store.keys.clone();
+    more.insert(0, replaced.keys[0].clone());
+    more[0].kid = Some("newer".into());
+    let grown = Store { keys: more };
+    assert_eq!(
+        decide(&policy, &grown, verifier, &cache, "/api", &auth, DURING + 5).await,
+        want(OK)
+    );
+    assert_eq!(cache.borrow().len(), 1);
+}
+
 /// `typ` pinned per issuer: checked before the signature, case-insensitively, `application/` optional.
 async fn typ_pinning<V: SignatureVerifier>(verifier: &V) {
     // jose's tokens carry `"typ": "JWT"`; RFC 7515 A.3's carries none.
@@ -574,6 +660,11 @@ mod native {
     }
 
     #[test]
+    fn cache_forgets_removed_keys() {
+        now_or_never(super::cache_forgets_removed_keys(&RustCryptoVerifier)).unwrap();
+    }
+
+    #[test]
     fn typ_pinning() {
         now_or_never(super::typ_pinning(&RustCryptoVerifier)).unwrap();
     }
@@ -597,6 +688,11 @@ mod wasm {
     #[wasm_bindgen_test]
     async fn cache_respects_expiry() {
         super::cache_respects_expiry(&WebCryptoVerifier::new()).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn cache_forgets_removed_keys() {
+        super::cache_forgets_removed_keys(&WebCryptoVerifier::new()).await;
     }
 
     #[wasm_bindgen_test]
