@@ -711,6 +711,57 @@ fn jwks_outages(h: &Harness) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A well-formed JWKS with no usable key (empty, or only an unknown key type) is the issuer's word: it replaces
+/// the keys held, and tokens verified and cached before are refused (401 `token_unknown_key`, not a 503, not the
+/// old keys); a JWKS with keys again restores them.
+fn jwks_empty(h: &Harness) -> Result<(), Failed> {
+    let s = Solo::start(h, "up")?;
+    let token = s.jwt.mint("ES256", None, claims(C::Good));
+    assert_eq!(
+        s.get("/api/a", Some(&token)).status,
+        200,
+        "verified and cached"
+    );
+    for mode in ["empty", "unusable"] {
+        s.jwt.set_mode(mode);
+        std::thread::sleep(Duration::from_millis(2100)); // jwks_min_refetch_seconds is 2 in the e2e policy
+        let unknown = mint(&s.jwt, M::CorpKid("ES256", "rotated-away")).unwrap();
+        let before = s.jwt.fetches();
+        let resp = s.get("/api/b", Some(&unknown));
+        assert_eq!(
+            s.jwt.fetches(),
+            before + 1,
+            "{mode}: the unknown kid refetches"
+        );
+        assert_eq!(
+            (resp.status, resp.json()["code"].clone()),
+            (401, json!("token_unknown_key")),
+            "{mode}"
+        );
+        let resp = s.get("/api/c", Some(&token));
+        assert_eq!(
+            (resp.status, resp.json()["code"].clone()),
+            (401, json!("token_unknown_key")),
+            "{mode}: the withdrawn key no longer verifies, cached or not: {resp:?}"
+        );
+        s.jwt.set_mode("up");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(
+            s.get("/api/d", Some(&token)).status,
+            200,
+            "{mode}: keys published again"
+        );
+    }
+    assert!(
+        s.upstream
+            .requests()
+            .iter()
+            .all(|r| !["/api/b", "/api/c"].contains(&r.target.as_str())),
+        "nothing refused was forwarded"
+    );
+    Ok(())
+}
+
 pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
     let mut out: Vec<Trial> = ROWS
         .iter()
@@ -725,6 +776,7 @@ pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
             jwks_rotation as fn(&Harness) -> Result<(), Failed>,
         ),
         ("tok-jwks-outages", jwks_outages),
+        ("tok-jwks-empty", jwks_empty),
     ] {
         let h = Arc::clone(h);
         out.push(Trial::test(name, move || f(&h)));
