@@ -10,7 +10,7 @@ use std::time::Duration;
 use worker::{Env, Request};
 
 use crate::engine::{HeaderList, HeaderSource, UnixTime};
-use crate::policy::{JwksUrl, KeySource, Policy, RemoteJwks};
+use crate::policy::{jwks_url_allowed, JwksUrl, KeySource, Policy, RemoteJwks};
 use crate::token::jwk::VerifyKey;
 use crate::token::jwt;
 use crate::verify::jwks::{self, JwksState};
@@ -224,10 +224,15 @@ impl Isolate {
     async fn fetch_jwks(&self, id: usize, remote: &RemoteJwks, now: UnixTime, env: &Env) {
         let url = match &remote.url {
             JwksUrl::Fixed(url) => Ok(url.clone()),
-            JwksUrl::Var(name) => env
-                .var(name)
-                .map(|v| v.to_string())
-                .map_err(|_| format!("var `{name}` (the JWKS URL) is not set")),
+            // Held to what the compiler requires of `jwks_url`: a bad value is never fetched, so the issuer has
+            // no keys and its tokens fail closed.
+            JwksUrl::Var(name) => match env.var(name).map(|v| v.to_string()) {
+                Ok(url) if jwks_url_allowed(&url) => Ok(url),
+                Ok(url) => Err(format!(
+                    "var `{name}` (the JWKS URL) is `{url}`, not an https:// URL (plain http only for loopback)"
+                )),
+                Err(_) => Err(format!("var `{name}` (the JWKS URL) is not set")),
+            },
         };
         self.jwks_state(id, |s| s.begin(now.0));
         let result = match url {

@@ -228,7 +228,7 @@ pub struct IssuerSpec {
     /// A JWKS fetched by the Worker and cached per isolate.
     #[serde(default)]
     pub jwks_url: Option<String>,
-    /// The name of a Worker var holding the JWKS URL (instead of `jwks_url`).
+    /// The name of a Worker var holding the JWKS URL (instead of `jwks_url`), held to the same rule at run time.
     #[serde(default)]
     pub jwks_url_var: Option<String>,
     /// How long a fetched JWKS is used before it is fetched again. Default 600.

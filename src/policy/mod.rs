@@ -36,6 +36,18 @@ pub(crate) fn without_trailing_slash(pattern: &str) -> &str {
     }
 }
 
+/// Whether a JWKS may be fetched from `url`: https, or plain http to a loopback address only. The compiler holds
+/// `jwks_url` to it and the Worker holds the value of a `jwks_url_var` var to it before any fetch.
+pub fn jwks_url_allowed(url: &str) -> bool {
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    url.starts_with("https://") || loopback
+}
+
 /// Deepest nesting of `all` / `any` / `not` a policy may use.
 pub const MAX_CONDITION_DEPTH: usize = 16;
 /// Most rules a policy may hold.
@@ -1821,13 +1833,7 @@ impl<'p> Compiler<'p> {
             });
         }
         if let Some(url) = &spec.jwks_url {
-            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| {
-                    url.strip_prefix(p)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-                });
-            if !(url.starts_with("https://") || loopback) {
+            if !jwks_url_allowed(url) {
                 self.error(
                     &["jwks_url"],
                     format!(

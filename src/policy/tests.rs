@@ -560,3 +560,29 @@ fn typ_pins_are_checked() {
         .policy;
     assert_eq!(p.issuers()[0].typ, None, "no pin unless the policy asks");
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn jwks_urls_must_be_https_or_loopback() {
+    let cases: &[(&str, bool)] = &[
+        ("https://id.example/jwks", true),
+        ("https://id.example", true),
+        ("http://127.0.0.1:8080/jwks", true),
+        ("http://localhost/jwks", true),
+        ("http://[::1]:9/jwks", true),
+        ("http://localhost", true),
+        ("http://id.example/jwks", false),
+        ("http://localhost.evil.example/jwks", false),
+        ("http://127.0.0.1.evil.example/jwks", false),
+        ("http://localhost@evil.example/jwks", false),
+        ("HTTP://id.example/jwks", false),
+        ("ftp://id.example/jwks", false),
+        (" https://id.example/jwks", false),
+        ("//id.example/jwks", false),
+        ("id.example/jwks", false),
+        ("", false),
+    ];
+    for (url, want) in cases {
+        assert_eq!(jwks_url_allowed(url), *want, "{url:?}");
+    }
+}

@@ -581,11 +581,26 @@ struct Solo {
 
 impl Solo {
     fn start(h: &Harness, mode: &str) -> Result<Solo, Failed> {
+        Solo::start_with(h, mode, None)
+    }
+
+    /// With `jwks_url`, the Worker var `CORP_JWKS_URL` holds it instead of the JWKS server's own URL.
+    fn start_with(
+        h: &Harness,
+        mode: &str,
+        jwks_url: Option<&dyn Fn(&str) -> String>,
+    ) -> Result<Solo, Failed> {
         let upstream = Upstream::start();
         let jwt = JwtServer::start(&h.root).map_err(Failed::from)?;
         jwt.set_mode(mode);
-        let wrangler =
-            Wrangler::start(worker_options(&h.root, &upstream, &jwt)).map_err(Failed::from)?;
+        let options = match jwks_url {
+            None => worker_options(&h.root, &upstream, &jwt),
+            Some(url) => crate::options(&h.root)
+                .var("ORIGIN_URL", upstream.base_url())
+                .var("CORP_JWKS_URL", url(&jwt.jwks_url()))
+                .var("PARTNER_HMAC_SECRET", PARTNER_SECRET),
+        };
+        let wrangler = Wrangler::start(options).map_err(Failed::from)?;
         Ok(Solo {
             upstream,
             jwt,
@@ -762,6 +777,42 @@ fn jwks_empty(h: &Harness) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A `jwks_url_var` value that is not https (nor loopback http) is never fetched: the issuer's tokens fail closed.
+fn jwks_url_var_checked(h: &Harness) -> Result<(), Failed> {
+    // `HTTP://` is the JWKS server itself to `fetch`, but not the lower-case `https://` the check asks for; a
+    // plain http URL to a host that is not loopback is refused the same way (no server there to count fetches).
+    for (name, url) in [
+        (
+            "upper-case scheme",
+            &(|u: &str| u.replacen("http://", "HTTP://", 1)) as &dyn Fn(&str) -> String,
+        ),
+        (
+            "plain http",
+            &(|u: &str| u.replacen("127.0.0.1", "issuer.test", 1)),
+        ),
+    ] {
+        let s = Solo::start_with(h, "up", Some(url))?;
+        let token = s.jwt.mint("ES256", None, claims(C::Good));
+        let resp = s.get("/api/a", Some(&token));
+        assert_eq!(resp.status, 503, "{name}: {resp:?}");
+        assert_eq!(resp.json()["code"], "filter_unavailable", "{name}");
+        assert_eq!(s.jwt.fetches(), 0, "{name}: never fetched");
+        assert!(
+            s.upstream
+                .requests()
+                .iter()
+                .all(|r| !r.target.starts_with("/api")),
+            "{name}: nothing forwarded"
+        );
+        assert_eq!(
+            s.get("/open", None).status,
+            200,
+            "{name}: requests without tokens need no keys"
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
     let mut out: Vec<Trial> = ROWS
         .iter()
@@ -777,6 +828,7 @@ pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
         ),
         ("tok-jwks-outages", jwks_outages),
         ("tok-jwks-empty", jwks_empty),
+        ("tok-jwks-url-var-checked", jwks_url_var_checked),
     ] {
         let h = Arc::clone(h);
         out.push(Trial::test(name, move || f(&h)));
