@@ -252,7 +252,8 @@ pub struct IssuerSpec {
     /// Where tokens are looked for, in order. Default `["authorization_bearer"]`.
     #[serde(default)]
     pub token_from: Option<Vec<TokenSourceSpec>>,
-    /// Claims passed to the origin on allowed requests: claim path -> header name.
+    /// Claims passed to the origin on allowed requests: claim path -> header name. Dots separate nested names;
+    /// a name holding dots goes in brackets (`"[https://corp.example/roles]"`).
     #[serde(default)]
     pub forward_claims: BTreeMap<String, String>,
     /// Largest accepted token, in bytes. Default 8192.
@@ -306,7 +307,8 @@ pub struct TokenConditionSpec {
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
-    /// `"realm_access.roles"` (dots separate nested names) or `["https://example.com/roles"]` (one name per item).
+    /// `"realm_access.roles"` (dots separate nested names; a name holding dots in brackets:
+    /// `"[https://example.com/roles]"`) or `["https://example.com/roles"]` (one name per item).
     pub claim: Names,
     #[serde(default)]
     pub equals: Option<serde_json::Value>,

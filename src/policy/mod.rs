@@ -48,6 +48,59 @@ pub fn jwks_url_allowed(url: &str) -> bool {
     url.starts_with("https://") || loopback
 }
 
+/// Reads a claim path written as one string: dots separate nested names (`realm_access.roles`), and a name in
+/// brackets is taken whole, dots and all (`[https://corp.example/roles]`, `[https://corp.example/app].roles`), so
+/// `forward_claims` keys and claim tests can name namespaced claims alike. A name may not be empty, and `[`/`]`
+/// only bracket a whole name.
+pub(crate) fn parse_claim_path(path: &str) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    let mut rest = path;
+    loop {
+        let (name, bracketed, next) = match rest.strip_prefix('[') {
+            Some(inner) => {
+                let (name, after) = inner
+                    .split_once(']')
+                    .ok_or_else(|| format!("claim path `{path}` has a `[` without its `]`"))?;
+                let next = match after.strip_prefix('.') {
+                    Some(next) => Some(next),
+                    None if after.is_empty() => None,
+                    None => {
+                        return Err(format!(
+                            "claim path `{path}`: a name in brackets must be followed by `.` or the end"
+                        ))
+                    }
+                };
+                (name, true, next)
+            }
+            None => match rest.split_once('.') {
+                Some((name, next)) => (name, false, Some(next)),
+                None => (rest, false, None),
+            },
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "claim path `{path}` has an empty name; write a name that holds dots in brackets: `[{path}]`"
+            ));
+        }
+        // A bracketed name ends at its first `]`, so only a `[` can be stray in it.
+        let stray = if bracketed {
+            name.contains('[')
+        } else {
+            name.contains(['[', ']'])
+        };
+        if stray {
+            return Err(format!(
+                "claim path `{path}`: `[` and `]` may only bracket a whole name"
+            ));
+        }
+        parts.push(name.to_owned());
+        match next {
+            Some(next) => rest = next,
+            None => return Ok(parts),
+        }
+    }
+}
+
 /// Deepest nesting of `all` / `any` / `not` a policy may use.
 pub const MAX_CONDITION_DEPTH: usize = 16;
 /// Most rules a policy may hold.
@@ -1944,15 +1997,23 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    /// A claim path written as a string: dots separate nested names.
+    /// A claim path written as a string (see [`parse_claim_path`]), with a warning when it reads like one
+    /// namespaced claim (`https://corp.example/roles`) split at its dots into names that never match.
     fn claim_path_str(&mut self, path: &str) -> Option<Vec<String>> {
-        let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
-        if parts.iter().any(String::is_empty) {
-            self.error(
+        let parts = parse_claim_path(path)
+            .map_err(|e| self.error(&[], e))
+            .ok()?;
+        if !path.contains('[') && parts.len() > 1 && path.contains([':', '/']) {
+            let shown: Vec<String> = parts.iter().map(|p| format!("`{p}`")).collect();
+            self.diag(
+                Severity::Warning,
                 &[],
-                format!("claim path `{path}` has an empty name; write names with dots as an array: [\"{path}\"]"),
+                format!(
+                    "claim path `{path}` is read as nested names {}; a namespaced claim named with dots never matches that",
+                    shown.join(" > ")
+                ),
+                Some(format!("to name one claim whose name holds dots, write it in brackets: `[{path}]`")),
             );
-            return None;
         }
         Some(parts)
     }

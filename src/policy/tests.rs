@@ -586,3 +586,96 @@ fn jwks_urls_must_be_https_or_loopback() {
         assert_eq!(jwks_url_allowed(url), *want, "{url:?}");
     }
 }
+
+/// (written, names or the error's start).
+const CLAIM_PATHS: &[(&str, Result<&[&str], &str>)] = &[
+    ("sub", Ok(&["sub"])),
+    ("realm_access.roles", Ok(&["realm_access", "roles"])),
+    ("[https://corp.example/roles]", Ok(&["https://corp.example/roles"])),
+    ("[https://corp.example/app].roles", Ok(&["https://corp.example/app", "roles"])),
+    ("ext.[a.b].c", Ok(&["ext", "a.b", "c"])),
+    ("[a].[b.c]", Ok(&["a", "b.c"])),
+    ("[]]", Err("claim path `[]]`: a name in brackets must be followed by `.` or the end")),
+    ("[a]]", Err("claim path `[a]]`: a name in brackets must be followed by `.` or the end")),
+    ("a..b", Err("claim path `a..b` has an empty name; write a name that holds dots in brackets: `[a..b]`")),
+    (".a", Err("claim path `.a` has an empty name")),
+    ("a.", Err("claim path `a.` has an empty name")),
+    ("", Err("claim path `` has an empty name")),
+    ("[]", Err("claim path `[]` has an empty name")),
+    ("[a.b", Err("claim path `[a.b` has a `[` without its `]`")),
+    ("[a]b", Err("claim path `[a]b`: a name in brackets must be followed by `.` or the end")),
+    ("a[b]", Err("claim path `a[b]`: `[` and `]` may only bracket a whole name")),
+    ("a.b]", Err("claim path `a.b]`: `[` and `]` may only bracket a whole name")),
+    ("[a[b]", Err("claim path `[a[b]`: `[` and `]` may only bracket a whole name")),
+];
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn claim_paths_take_bracketed_names() {
+    for (written, want) in CLAIM_PATHS {
+        match (parse_claim_path(written), want) {
+            (Ok(got), Ok(want)) => assert_eq!(got, *want, "{written}"),
+            (Err(got), Err(want)) => assert!(got.starts_with(want), "{written}: {got}"),
+            (got, want) => panic!("{written}: got {got:?}, want {want:?}"),
+        }
+    }
+    // Both spellings reach the same claim, in a claim test and in `forward_claims`.
+    let text = with_issuer(
+        &format!(
+            r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"], {JWKS},
+               "forward_claims": {{ "[https://corp.example/roles]": "X-Roles", "[https://corp.example/app].tier": "X-Tier" }}"#
+        ),
+        r#"{ "claim": "[https://corp.example/roles]", "contains": "admin" },
+           { "claim": ["https://corp.example/roles"], "contains": "admin" }"#,
+    );
+    let c = Policy::compile(&text, "p.json").unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let forward: Vec<(Vec<String>, String)> = c.policy.issuers()[0]
+        .forward
+        .iter()
+        .map(|f| (f.path.clone(), f.header.clone()))
+        .collect();
+    assert_eq!(
+        forward,
+        vec![
+            (
+                vec!["https://corp.example/app".to_owned(), "tier".to_owned()],
+                "x-tier".to_owned()
+            ),
+            (
+                vec!["https://corp.example/roles".to_owned()],
+                "x-roles".to_owned()
+            ),
+        ]
+    );
+    let Some(Cond::Token(t)) = &c.policy.rules[0].require else {
+        panic!("a token condition");
+    };
+    assert_eq!(t.claims[0].0, t.claims[1].0);
+    assert_eq!(t.claims[0].0, vec!["https://corp.example/roles".to_owned()]);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn warnings_for_namespaced_claims() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"]"#;
+    let text = with_issuer(
+        &format!(
+            r#"{base}, "jwks_url": "https://id.example/jwks",
+               "forward_claims": {{ "https://corp.example/tenant": "X-Tenant" }}"#
+        ),
+        r#"{ "claim": "https://corp.example/banned", "exists": false },
+           { "claim": "urn:corp.roles", "contains": "admin" },
+           { "claim": "realm_access.roles", "contains": "admin" },
+           { "claim": "[https://corp.example/roles]", "contains": "admin" },
+           { "claim": "urn:corp:roles", "contains": "admin" }"#,
+    );
+    assert_eq!(
+        warnings(&text),
+        vec![
+            "p.json: issuers.i.forward_claims.https://corp.example/tenant: claim path `https://corp.example/tenant` is read as nested names `https://corp` > `example/tenant`; a namespaced claim named with dots never matches that (to name one claim whose name holds dots, write it in brackets: `[https://corp.example/tenant]`)",
+            "p.json: rules[0] (id `t`), field `require.token.claims[0].claim`: claim path `https://corp.example/banned` is read as nested names `https://corp` > `example/banned`; a namespaced claim named with dots never matches that (to name one claim whose name holds dots, write it in brackets: `[https://corp.example/banned]`)",
+            "p.json: rules[0] (id `t`), field `require.token.claims[1].claim`: claim path `urn:corp.roles` is read as nested names `urn:corp` > `roles`; a namespaced claim named with dots never matches that (to name one claim whose name holds dots, write it in brackets: `[urn:corp.roles]`)",
+        ]
+    );
+}
