@@ -253,7 +253,7 @@ pub struct IssuerSpec {
     #[serde(default)]
     pub token_from: Option<Vec<TokenSourceSpec>>,
     /// Claims passed to the origin on allowed requests: claim path -> header name. Dots separate nested names;
-    /// a name holding dots goes in brackets (`"[https://corp.example/roles]"`).
+    /// a name holding dots goes in brackets (`"[https://corp.example/roles]"`). No header may carry two claims.
     #[serde(default)]
     pub forward_claims: BTreeMap<String, String>,
     /// Largest accepted token, in bytes. Default 8192.

@@ -1596,7 +1596,39 @@ impl<'p> Compiler<'p> {
                 out.push(issuer);
             }
         }
+        self.forward_conflicts(file);
         out
+    }
+
+    /// Refuses a header that carries two claims (of two issuers, or two of one issuer), in any spelling an origin
+    /// reads as the same header (case, `_` for `-`): a partner that mints its own `sub` could otherwise fill the
+    /// header the origin trusts for the corporate identity.
+    fn forward_conflicts(&mut self, file: &PolicyFile) {
+        let fold = |h: &str| h.to_ascii_lowercase().replace('_', "-");
+        let mut seen: Vec<(String, &str, &str, &str)> = Vec::new();
+        for (name, spec) in &file.issuers {
+            for (claim, header) in &spec.forward_claims {
+                let folded = fold(header);
+                match seen.iter().find(|(h, ..)| *h == folded) {
+                    Some((_, first_issuer, first_claim, first_header)) => {
+                        let by = if *first_issuer == name.as_str() {
+                            "this issuer".to_owned()
+                        } else {
+                            format!("issuer `{first_issuer}`")
+                        };
+                        let message = format!(
+                            "header `{header}` already carries claim `{first_claim}` of {by} (as `{first_header}`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"
+                        );
+                        self.key(name, |cx| {
+                            cx.key("forward_claims", |cx| {
+                                cx.key(claim, |cx| cx.error(&[], message))
+                            })
+                        });
+                    }
+                    None => seen.push((folded, name, claim, header)),
+                }
+            }
+        }
     }
 
     fn issuer(&mut self, name: &str, spec: &IssuerSpec) -> Option<Issuer> {

@@ -679,3 +679,41 @@ fn warnings_for_namespaced_claims() {
         ]
     );
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn a_header_carries_one_claim() {
+    let issuer = |name: &str, forward: &str| {
+        format!(
+            r#""{name}": {{ "issuer": "https://{name}.example", "audiences": ["api"], "algorithms": ["HS256"],
+                 "hmac_secrets": ["S_{name}"], "forward_claims": {{ {forward} }} }}"#
+        )
+    };
+    let policy = |issuers: &[String]| {
+        format!(
+            r#"{{ "version": 1, "issuers": {{ {} }}, "default": {{ "action": "allow" }} }}"#,
+            issuers.join(",")
+        )
+    };
+    let cases: &[(Vec<String>, &[&str])] = &[
+        (
+            vec![issuer("corp", r#""sub": "X-User""#), issuer("partner", r#""sub": "X-User""#)],
+            &["p.json: issuers.partner.forward_claims.sub: header `X-User` already carries claim `sub` of issuer `corp` (as `X-User`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"],
+        ),
+        (
+            vec![issuer("corp", r#""sub": "X-User""#), issuer("partner", r#""client_id": "x_user""#)],
+            &["p.json: issuers.partner.forward_claims.client_id: header `x_user` already carries claim `sub` of issuer `corp` (as `X-User`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"],
+        ),
+        (
+            vec![issuer("corp", r#""email": "X-Who", "sub": "x-WHO""#)],
+            &["p.json: issuers.corp.forward_claims.sub: header `x-WHO` already carries claim `email` of this issuer (as `X-Who`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"],
+        ),
+        (
+            vec![issuer("corp", r#""sub": "X-User""#), issuer("partner", r#""sub": "X-Partner-User""#)],
+            &[],
+        ),
+    ];
+    for (issuers, want) in cases {
+        assert_eq!(errors(&policy(issuers)), *want, "{issuers:?}");
+    }
+}
