@@ -231,10 +231,11 @@ pub struct IssuerSpec {
     /// The name of a Worker var holding the JWKS URL (instead of `jwks_url`), held to the same rule at run time.
     #[serde(default)]
     pub jwks_url_var: Option<String>,
-    /// How long a fetched JWKS is used before it is fetched again. Default 600.
+    /// How long a fetched JWKS is used before it is fetched again. Default 600; 0 (a fetch per request) is
+    /// warned about.
     #[serde(default)]
     pub jwks_cache_seconds: Option<u64>,
-    /// The least time between two fetches caused by unknown `kid`s. Default 60.
+    /// The least time between two fetches caused by unknown `kid`s. Default 60; at least 1.
     #[serde(default)]
     pub jwks_min_refetch_seconds: Option<u64>,
     /// Names of Worker secrets holding HMAC keys (`wrangler secret put NAME`); never the secrets themselves.

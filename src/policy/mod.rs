@@ -1531,9 +1531,7 @@ impl<'p> Compiler<'p> {
                 })
             })),
             ConditionSpec::PathIs(p) => Cond::Path(self.key("path_is", |cx| {
-                cx.patterns(p.as_slice(), |s| {
-                    PathPattern::exact(without_trailing_slash(s), &opts).map_err(|e| e.to_string())
-                })
+                cx.path_patterns(p.as_slice(), |s| PathPattern::exact(s, &opts))
             })),
             ConditionSpec::PathUnder(p) => Cond::Path(self.key("path_under", |cx| {
                 cx.patterns(p.as_slice(), |s| {
@@ -1541,9 +1539,7 @@ impl<'p> Compiler<'p> {
                 })
             })),
             ConditionSpec::PathMatches(p) => Cond::Path(self.key("path_matches", |cx| {
-                cx.patterns(p.as_slice(), |s| {
-                    PathPattern::glob(without_trailing_slash(s), &opts).map_err(|e| e.to_string())
-                })
+                cx.path_patterns(p.as_slice(), |s| PathPattern::glob(s, &opts))
             })),
             ConditionSpec::Token(t) => {
                 Cond::Token(self.key("token", |cx| cx.token_cond(t, names))?)
@@ -1555,6 +1551,44 @@ impl<'p> Compiler<'p> {
                 MethodSet::new(methods)
             })),
         })
+    }
+
+    /// `path_is` and `path_matches` patterns. Request paths are matched without their trailing slash, so a pattern
+    /// is too; one that still ends in `/` once normalised (`/admin//`, `/secret/.`, `/files/**//`) could never
+    /// match any request: it is read as the path without that slash, with a warning saying so.
+    fn path_patterns(
+        &mut self,
+        items: &[String],
+        build: impl Fn(&str) -> Result<PathPattern, scope::PathPatternError>,
+    ) -> Vec<PathPattern> {
+        let mut out = self.patterns(items, |s| {
+            build(without_trailing_slash(s)).map_err(|e| e.to_string())
+        });
+        if out.len() != items.len() {
+            return out;
+        }
+        for (i, (pattern, raw)) in out.iter_mut().zip(items).enumerate() {
+            let text = pattern.as_str();
+            if text.len() < 2 || !text.ends_with('/') {
+                continue;
+            }
+            let Ok(rewritten) = build(without_trailing_slash(text)) else {
+                continue;
+            };
+            self.at(Segment::Index(i), |cx| {
+                cx.diag(
+                    Severity::Warning,
+                    &[],
+                    format!(
+                        "path pattern `{raw}` normalises to `{text}`, which no request path is (requests are matched without their trailing slash); it is read as `{}`",
+                        rewritten.as_str()
+                    ),
+                    Some(format!("write `{}`", rewritten.as_str())),
+                )
+            });
+            *pattern = rewritten;
+        }
+        out
     }
 
     fn patterns<T>(
@@ -1841,6 +1875,23 @@ impl<'p> Compiler<'p> {
         let min_refetch_seconds = spec
             .jwks_min_refetch_seconds
             .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_SECONDS);
+        if cache_seconds == 0 {
+            self.diag(
+                Severity::Warning,
+                &["jwks_cache_seconds"],
+                "a JWKS cache lifetime of 0 fetches the JWKS again for every request that carries a token: each waits for the issuer, and the issuer sees all your traffic".to_owned(),
+                Some(format!("keys the issuer removes stop verifying when the JWKS is next fetched; the default is {DEFAULT_JWKS_CACHE_SECONDS}")),
+            );
+        }
+        if min_refetch_seconds == 0 {
+            // Nothing is gained over 1 s and the only limit on kid floods is lost: refused, not warned about.
+            self.diag(
+                Severity::Error,
+                &["jwks_min_refetch_seconds"],
+                "0 lets every token naming an unknown `kid` start a JWKS fetch: a flood of tokens with random kids becomes a flood of fetches to the issuer".to_owned(),
+                Some(format!("use at least 1; the default is {DEFAULT_JWKS_MIN_REFETCH_SECONDS}")),
+            );
+        }
         let given = [
             spec.jwks.is_some() || access,
             spec.jwks_url.is_some(),

@@ -717,3 +717,67 @@ fn a_header_carries_one_claim() {
         assert_eq!(errors(&policy(issuers)), *want, "{issuers:?}");
     }
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn path_patterns_that_end_in_a_slash_are_rewritten() {
+    let text = with_rules(
+        r#"{ "id": "a", "action": "deny", "when": { "path_is": ["/admin//", "/secret/.", "/x/y/..", "/ok/", "/", "//"] } },
+           { "id": "b", "action": "deny", "when": { "path_matches": ["/files/**//", "/f/*/", "/g/*"] } },
+           { "id": "c", "action": "deny", "when": { "path_under": ["/under//", "/u/."] } },
+           { "id": "d", "action": "deny", "when": { "client_ip_in": "blocked" } },
+           { "id": "e", "action": "require", "when": { "origin_in": "apps" }, "require": { "client_ip_in": "office" } }"#,
+    );
+    let c = Policy::compile(&text, "p.json").unwrap();
+    let got: Vec<String> = c.warnings.iter().map(|d| d.render("p.json")).collect();
+    assert_eq!(
+        got,
+        vec![
+            "p.json: rules[0] (id `a`), field `when.path_is[0]`: path pattern `/admin//` normalises to `/admin/`, which no request path is (requests are matched without their trailing slash); it is read as `/admin` (write `/admin`)",
+            "p.json: rules[0] (id `a`), field `when.path_is[1]`: path pattern `/secret/.` normalises to `/secret/`, which no request path is (requests are matched without their trailing slash); it is read as `/secret` (write `/secret`)",
+            "p.json: rules[0] (id `a`), field `when.path_is[2]`: path pattern `/x/y/..` normalises to `/x/`, which no request path is (requests are matched without their trailing slash); it is read as `/x` (write `/x`)",
+            "p.json: rules[1] (id `b`), field `when.path_matches[0]`: path pattern `/files/**//` normalises to `/files/**/`, which no request path is (requests are matched without their trailing slash); it is read as `/files/**` (write `/files/**`)",
+        ]
+    );
+    let Some(Cond::Path(is)) = &c.policy.rules[0].when else {
+        panic!("path_is");
+    };
+    let is: Vec<&str> = is.iter().map(PathPattern::as_str).collect();
+    assert_eq!(is, ["/admin", "/secret", "/x", "/ok", "/", "/"]);
+    let Some(Cond::Path(globs)) = &c.policy.rules[1].when else {
+        panic!("path_matches");
+    };
+    let globs: Vec<&str> = globs.iter().map(PathPattern::as_str).collect();
+    assert_eq!(globs, ["/files/**", "/f/*", "/g/*"]);
+    // The rewritten patterns match what a request for the path they were meant for normalises to.
+    let opts = PathOptions::default();
+    for (path, rule) in [("/admin/", 0), ("//secret", 0), ("/files/a/b/", 1)] {
+        let norm = scope::normalize_path(path, &opts).unwrap();
+        let norm = without_trailing_slash(&norm);
+        let pats = match &c.policy.rules[rule].when {
+            Some(Cond::Path(p)) => p,
+            _ => panic!(),
+        };
+        assert!(pats.iter().any(|p| p.matches(norm)), "{path}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn jwks_refetch_settings_are_checked() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"], "jwks_url": "https://id.example/jwks""#;
+    let zero = with_issuer(&format!(r#"{base}, "jwks_min_refetch_seconds": 0"#), "");
+    assert_eq!(
+        errors(&zero).first().map(String::as_str),
+        Some("p.json: issuers.i.jwks_min_refetch_seconds: 0 lets every token naming an unknown `kid` start a JWKS fetch: a flood of tokens with random kids becomes a flood of fetches to the issuer (use at least 1; the default is 60)")
+    );
+    // 1 s is the least refetch interval accepted, without a warning.
+    let one = with_issuer(&format!(r#"{base}, "jwks_min_refetch_seconds": 1"#), "");
+    assert!(warnings(&one).is_empty());
+    // A cache lifetime of 0 is allowed (the freshest keys), but what it costs is said.
+    let zero = with_issuer(&format!(r#"{base}, "jwks_cache_seconds": 0"#), "");
+    assert_eq!(
+        warnings(&zero),
+        ["p.json: issuers.i.jwks_cache_seconds: a JWKS cache lifetime of 0 fetches the JWKS again for every request that carries a token: each waits for the issuer, and the issuer sees all your traffic (keys the issuer removes stop verifying when the JWKS is next fetched; the default is 600)"]
+    );
+}
