@@ -199,40 +199,25 @@ async fn verify_one<V: SignatureVerifier>(
 /// `alg` and its material, hashed (64-bit FNV-1a). Not collision-resistant, and it need not be: the keys compared
 /// all come from the policy, Worker secrets or the issuer's JWKS, never from a client.
 fn key_fingerprint(key: &VerifyKey) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        // Each field is length-prefixed, so no two field splits hash alike.
-        for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+    let (family, a, b): (u8, &[u8], &[u8]) = match &key.material {
+        KeyMaterial::Hmac(secret) => (0, secret, &[]),
+        KeyMaterial::Rsa { n, e } => (1, n, e),
+        KeyMaterial::EcP256 { x, y } => (2, x, y),
+        KeyMaterial::EcP384 { x, y } => (3, x, y),
+        KeyMaterial::Ed25519 { x } => (4, x, &[]),
     };
-    feed(&[u8::from(key.kid.is_some())]);
-    feed(key.kid.as_deref().unwrap_or("").as_bytes());
-    feed(key.alg.map_or("", |a| a.name()).as_bytes());
-    match &key.material {
-        KeyMaterial::Hmac(secret) => {
-            feed(b"oct");
-            feed(secret);
-        }
-        KeyMaterial::Rsa { n, e } => {
-            feed(b"RSA");
-            feed(n);
-            feed(e);
-        }
-        KeyMaterial::EcP256 { x, y } => {
-            feed(b"P-256");
-            feed(x);
-            feed(y);
-        }
-        KeyMaterial::EcP384 { x, y } => {
-            feed(b"P-384");
-            feed(x);
-            feed(y);
-        }
-        KeyMaterial::Ed25519 { x } => {
-            feed(b"Ed25519");
-            feed(x);
+    let head = [
+        family,
+        key.alg.map_or(0, |alg| alg as u8 + 1),
+        u8::from(key.kid.is_some()),
+    ];
+    let kid = key.kid.as_deref().unwrap_or("").as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for field in [&head[..], kid, a, b] {
+        // Each field is length-prefixed, so no two splits of the same bytes hash alike.
+        for byte in (field.len() as u32).to_le_bytes().iter().chain(field) {
+            h ^= u64::from(*byte);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
     h
