@@ -555,7 +555,7 @@ fn worker_options(root: &std::path::Path, upstream: &Upstream, jwt: &JwtServer) 
         .var("PARTNER_HMAC_SECRET", PARTNER_SECRET)
 }
 
-fn options(root: &std::path::Path) -> WranglerOptions {
+pub(crate) fn options(root: &std::path::Path) -> WranglerOptions {
     let main = std::env::var("E2E_WORKER").unwrap_or_else(|_| {
         root.join("target/e2e-worker/index.js")
             .display()
