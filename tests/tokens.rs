@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 use edge_access::engine::{Challenge, HeaderList, NoLimits, RequestFacts, UnixTime};
 use edge_access::policy::{KeySource, Policy};
 use edge_access::token::jwk::VerifyKey;
-use edge_access::verify::request::{verify_tokens, KeyStore, Keys, VerifiedCache};
+use edge_access::verify::request::{
+    verify_issuers, verify_tokens, KeyStore, Keys, OnDemand, VerifiedCache,
+};
 use edge_access::verify::SignatureVerifier;
 
 #[cfg(target_arch = "wasm32")]
@@ -640,6 +642,185 @@ async fn typ_pinning<V: SignatureVerifier>(verifier: &V) {
     );
 }
 
+/// Counts signature checks, then asks the real verifier.
+struct Counting<'v, V> {
+    inner: &'v V,
+    calls: std::cell::Cell<usize>,
+}
+
+impl<V: SignatureVerifier> SignatureVerifier for Counting<'_, V> {
+    fn verify(
+        &self,
+        alg: edge_access::token::Algorithm,
+        key: &VerifyKey,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> impl std::future::Future<Output = Result<(), edge_access::verify::VerifyError>> {
+        self.calls.set(self.calls.get() + 1);
+        self.inner.verify(alg, key, signing_input, signature)
+    }
+}
+
+/// The issuers `ready` names have their keys; the others have none (a JWKS that never loaded). Records which
+/// issuers' keys were asked for.
+struct Split {
+    keys: Vec<VerifyKey>,
+    ready: Vec<usize>,
+    asked: RefCell<Vec<usize>>,
+}
+
+impl KeyStore for Split {
+    fn keys(&self, issuer: usize) -> Keys<'_> {
+        self.asked.borrow_mut().push(issuer);
+        if self.ready.contains(&issuer) {
+            Keys::Ready(&self.keys)
+        } else {
+            Keys::Unavailable
+        }
+    }
+}
+
+/// Tokens on demand (issue #14): a request that no token condition reaches pays no signature and never fails for
+/// an issuer whose keys are unavailable; where a token is needed, failing closed is as strict as before.
+async fn tokens_on_demand<V: SignatureVerifier>(verifier: &V) {
+    let v = vector("jose-ES256-valid");
+    let token = v["token"].as_str().unwrap();
+    let text = json!({
+        "version": 1,
+        "issuers": {
+            "t": { "issuer": "https://issuer.example", "audiences": ["edge-access"], "algorithms": ["ES256"],
+                   "jwks": { "keys": [v["jwk"].clone()] } },
+            "gone": { "issuer": "https://issuer.example", "audiences": ["edge-access"], "algorithms": ["ES256"],
+                      "jwks_url": "https://gone.example/jwks.json", "token_from": [{ "header": "X-Gone" }] },
+            "fwd": { "issuer": "https://issuer.example", "audiences": ["edge-access"], "algorithms": ["ES256"],
+                     "jwks": { "keys": [v["jwk"].clone()] }, "token_from": [{ "header": "X-Fwd" }],
+                     "forward_claims": { "sub": "X-Auth-Subject" } }
+        },
+        "rules": [
+            { "id": "api", "action": "require", "when": { "path_under": "/api" }, "require": { "token": { "issuer": "t" } } },
+            { "id": "gone", "action": "require", "when": { "path_under": "/gone" }, "require": { "token": { "issuer": "gone" } } },
+            { "id": "either", "action": "allow", "when": { "all": [ { "path_under": "/either" },
+              { "any": [ { "token": { "issuer": "t" } }, { "token": { "issuer": "gone" } } ] } ] } },
+            { "id": "either-else", "action": "deny", "when": { "path_under": "/either" } }
+        ],
+        "default": { "action": "allow" }
+    })
+    .to_string();
+    let policy = Policy::compile(&text, "on-demand.json").unwrap().policy;
+    let id = |name: &str| {
+        policy
+            .issuers()
+            .iter()
+            .position(|i| i.name == name)
+            .unwrap()
+    };
+    let KeySource::Bundled(keys) = &policy.issuers()[id("t")].keys else {
+        panic!("bundled keys")
+    };
+    let bearer = format!("Bearer {token}");
+    // (path, headers, Ok((code, signatures, issuers whose keys were asked)) or Err(issuer unavailable))
+    type Row<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Result<(&'a str, usize, Vec<&'a str>), &'a str>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "/public",
+            vec![("authorization", &bearer), ("x-gone", token)],
+            Ok(("allowed", 0, vec![])),
+        ),
+        (
+            "/public",
+            vec![("x-gone", token)],
+            Ok(("allowed", 0, vec![])),
+        ),
+        (
+            "/api/x",
+            vec![("authorization", &bearer), ("x-gone", token)],
+            Ok(("allowed", 1, vec!["t"])),
+        ),
+        (
+            "/api/x",
+            vec![("x-gone", token)],
+            Ok(("token_missing", 0, vec![])),
+        ),
+        ("/gone/x", vec![("x-gone", token)], Err("gone")),
+        (
+            "/gone/x",
+            vec![("authorization", &bearer)],
+            Ok(("token_missing", 0, vec![])),
+        ),
+        // `any` stops at the first token that holds: the second issuer is never asked.
+        (
+            "/either/x",
+            vec![("authorization", &bearer), ("x-gone", token)],
+            Ok(("allowed", 1, vec!["t"])),
+        ),
+        // The first does not hold, so the second is needed, and its keys are unavailable: fail closed.
+        ("/either/x", vec![("x-gone", token)], Err("gone")),
+        // An issuer that forwards claims is verified on an allowed request that carries its token.
+        (
+            "/public",
+            vec![("x-fwd", token)],
+            Ok(("allowed", 1, vec!["fwd"])),
+        ),
+    ];
+    for (path, headers, want) in rows {
+        let mut all = vec![("cf-connecting-ip", "198.51.100.7")];
+        all.extend(headers.iter().copied());
+        let headers = HeaderList::from_pairs(all);
+        let store = Split {
+            keys: keys.clone(),
+            ready: vec![id("t"), id("fwd")],
+            asked: RefCell::new(Vec::new()),
+        };
+        let counting = Counting {
+            inner: verifier,
+            calls: std::cell::Cell::new(0),
+        };
+        let cache = RefCell::new(VerifiedCache::default());
+        let now = UnixTime(DURING);
+        let facts = RequestFacts {
+            method: "GET",
+            host: "api.example.com",
+            path,
+            query: None,
+            headers: &headers,
+            country: None,
+            asn: None,
+            tokens: &edge_access::engine::NoTokens,
+            limits: &NoLimits,
+        };
+        let mut tokens = OnDemand::new(policy.issuers().len());
+        let got = tokens
+            .run(
+                |t| {
+                    policy
+                        .evaluate(&RequestFacts { tokens: t, ..facts }, now)
+                        .code
+                },
+                |wanted| {
+                    let (headers, store, counting, cache) = (&headers, &store, &counting, &cache);
+                    let policy = &policy;
+                    async move {
+                        verify_issuers(policy, &wanted, headers, None, now, store, counting, cache)
+                            .await
+                    }
+                },
+            )
+            .await;
+        let got = match got {
+            Ok(code) => Ok((code, counting.calls.get(), store.asked.borrow().clone())),
+            Err(unavailable) => Err(unavailable.issuer),
+        };
+        let want = want
+            .map(|(c, n, a)| (c, n, a.into_iter().map(id).collect::<Vec<_>>()))
+            .map_err(str::to_owned);
+        assert_eq!(got, want, "{path} {headers:?}");
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use edge_access::verify::now_or_never;
@@ -668,6 +849,11 @@ mod native {
     #[test]
     fn typ_pinning() {
         now_or_never(super::typ_pinning(&RustCryptoVerifier)).unwrap();
+    }
+
+    #[test]
+    fn tokens_on_demand() {
+        now_or_never(super::tokens_on_demand(&RustCryptoVerifier)).unwrap();
     }
 }
 
@@ -699,5 +885,10 @@ mod wasm {
     #[wasm_bindgen_test]
     async fn typ_pinning() {
         super::typ_pinning(&WebCryptoVerifier::new()).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn tokens_on_demand() {
+        super::tokens_on_demand(&WebCryptoVerifier::new()).await;
     }
 }

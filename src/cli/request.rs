@@ -11,13 +11,15 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use edge_access::engine::{
-    render, split_url, Explanation, HeaderList, HeaderSource, RequestFacts, TokenLookup, UnixTime,
+    render, split_url, Explanation, HeaderList, HeaderSource, NoTokens, RequestFacts, TokenLookup,
+    UnixTime,
 };
 use edge_access::policy::file::{ActionSpec, PolicyFile};
 use edge_access::policy::Policy;
+use edge_access::token::jwt;
 use edge_access::token::TokenError;
 use edge_access::verify::now_or_never;
-use edge_access::verify::request::{verify_tokens, TokenResults, VerifiedCache};
+use edge_access::verify::request::{verify_issuers, OnDemand, Probe, TokenResults, VerifiedCache};
 use edge_access::verify::rustcrypto::RustCryptoVerifier;
 use serde_json::Value;
 
@@ -170,38 +172,7 @@ pub fn evaluate<'p>(
         .unwrap_or(REQUEST_ID)
         .to_owned();
     let cache = RefCell::new(VerifiedCache::default());
-    let verified = now_or_never(verify_tokens(
-        policy,
-        &headers,
-        parts.query,
-        now,
-        keyring,
-        &RustCryptoVerifier,
-        &cache,
-    ))
-    .ok_or_else(|| CliError::Failed("token verification did not complete".to_owned()))?;
-    let results = match verified {
-        Ok(results) => results,
-        Err(unavailable) => {
-            let issuer_id = policy
-                .issuers()
-                .iter()
-                .position(|i| i.name == unavailable.issuer);
-            let why = issuer_id
-                .and_then(|i| keyring.missing(i))
-                .map_or(unavailable.detail.clone(), str::to_owned);
-            return Ok(Outcome {
-                now: spec.now,
-                verdict: Verdict::Unavailable {
-                    issuer: unavailable.issuer,
-                    why,
-                },
-                tokens: Vec::new(),
-                action: failure_action(&request_id),
-            });
-        }
-    };
-    let facts = RequestFacts {
+    let base = RequestFacts {
         method: &spec.method,
         host: parts.host,
         path: parts.path,
@@ -209,14 +180,64 @@ pub fn evaluate<'p>(
         headers: &headers,
         country: spec.country.as_deref(),
         asn: spec.asn,
-        tokens: &results,
+        tokens: &NoTokens,
         limits: &over,
+    };
+    // Tokens on demand, as the Worker does: only the issuers the rate-limit checks or the decision reach are
+    // verified (see `verify::request::OnDemand`).
+    let mut tokens = OnDemand::new(policy.issuers().len());
+    let cache = &cache;
+    let headers_ref = &headers;
+    let ran = now_or_never(tokens.run(
+        |t| {
+            let facts = RequestFacts { tokens: t, ..base };
+            let _ = policy.limit_checks(&facts);
+            let _ = policy.evaluate(&facts, now);
+        },
+        |wanted| async move {
+            verify_issuers(
+                policy,
+                &wanted,
+                headers_ref,
+                parts.query,
+                now,
+                keyring,
+                &RustCryptoVerifier,
+                cache,
+            )
+            .await
+        },
+    ))
+    .ok_or_else(|| CliError::Failed("token verification did not complete".to_owned()))?;
+    if let Err(unavailable) = ran {
+        let issuer_id = policy
+            .issuers()
+            .iter()
+            .position(|i| i.name == unavailable.issuer);
+        let why = issuer_id
+            .and_then(|i| keyring.missing(i))
+            .map_or(unavailable.detail.clone(), str::to_owned);
+        return Ok(Outcome {
+            now: spec.now,
+            verdict: Verdict::Unavailable {
+                issuer: unavailable.issuer,
+                why,
+            },
+            tokens: Vec::new(),
+            action: failure_action(&request_id),
+        });
+    }
+    let (results, wanted) = (tokens.results(), tokens.wanted());
+    let probe = Probe::new(results, wanted);
+    let facts = RequestFacts {
+        tokens: &probe,
+        ..base
     };
     let explanation = policy.explain(&facts, now);
     let action = worker_action(policy, &explanation, &all, parts.host, &request_id);
     Ok(Outcome {
         now: spec.now,
-        tokens: token_summary(policy, &results),
+        tokens: token_summary(policy, results, wanted, &headers, parts.query),
         verdict: Verdict::Decided(Box::new(explanation)),
         action,
     })
@@ -239,14 +260,29 @@ fn limit_rule(loaded: &Loaded, id: &str) -> Result<usize, CliError> {
     }
 }
 
-fn token_summary(policy: &Policy, results: &TokenResults) -> Vec<(String, &'static str)> {
+fn token_summary(
+    policy: &Policy,
+    results: &TokenResults,
+    wanted: &[bool],
+    headers: &HeaderList,
+    query: Option<&str>,
+) -> Vec<(String, &'static str)> {
     policy
         .issuers()
         .iter()
         .enumerate()
         .map(|(i, issuer)| {
+            let checked = wanted.get(i).copied().unwrap_or(false);
+            let present = || {
+                matches!(
+                    jwt::extract(&issuer.sources, |n| headers.get(n), query),
+                    Ok(Some(_)) | Err(_)
+                )
+            };
             let status = match results.token(i) {
                 Ok(_) => "valid",
+                // No rule reached a condition on this issuer's token, so it was not verified.
+                Err(_) if !checked && present() => "not_checked",
                 Err(e) => TokenError::code(e),
             };
             (issuer.name.clone(), status)

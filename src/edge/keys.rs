@@ -14,7 +14,7 @@ use crate::policy::{jwks_url_allowed, JwksUrl, KeySource, Policy, RemoteJwks};
 use crate::token::jwk::VerifyKey;
 use crate::token::jwt;
 use crate::verify::jwks::{self, JwksState};
-use crate::verify::request::{verify_tokens, KeyStore, Keys, TokenResults, VerifiedCache};
+use crate::verify::request::{verify_issuers, KeyStore, Keys, TokenResults, VerifiedCache};
 use crate::verify::webcrypto::WebCryptoVerifier;
 
 /// Longest a JWKS fetch may take.
@@ -52,31 +52,32 @@ impl KeyStore for RequestKeys<'_> {
 }
 
 impl Isolate {
-    /// Verifies the request's tokens. `Err` is an internal failure (keys unavailable, crypto backend error): the
-    /// caller fails closed.
+    /// Verifies the request's tokens of the issuers `wanted` marks (the others read as missing; their keys are
+    /// never fetched). `Err` is an internal failure (keys unavailable, crypto backend error): the caller fails
+    /// closed.
     pub(super) async fn verify(
         &self,
         policy: &'static Policy,
+        wanted: &[bool],
         headers: &HeaderList,
         query: Option<&str>,
         now: UnixTime,
         env: &Env,
     ) -> Result<TokenResults, String> {
-        if policy.issuers().is_empty() {
-            return Ok(TokenResults::default());
-        }
         let present: Vec<bool> = policy
             .issuers()
             .iter()
-            .map(|i| {
-                matches!(
-                    jwt::extract(&i.sources, |n| headers.get(n), query),
-                    Ok(Some(_))
-                )
+            .zip(wanted)
+            .map(|(i, &wanted)| {
+                wanted
+                    && matches!(
+                        jwt::extract(&i.sources, |n| headers.get(n), query),
+                        Ok(Some(_))
+                    )
             })
             .collect();
         let keys = self.keys(policy, &present, now, env).await;
-        let results = self.run(policy, headers, query, now, &keys).await?;
+        let results = self.run(policy, wanted, headers, query, now, &keys).await?;
         // A token naming a key we do not hold may be signed with a rotated-in key: refetch, at most once per
         // `min_refetch_seconds` per issuer, then check again.
         let mut refetched = false;
@@ -106,19 +107,21 @@ impl Isolate {
             return Ok(results);
         }
         let keys = self.keys(policy, &present, now, env).await;
-        self.run(policy, headers, query, now, &keys).await
+        self.run(policy, wanted, headers, query, now, &keys).await
     }
 
     async fn run(
         &self,
         policy: &Policy,
+        wanted: &[bool],
         headers: &HeaderList,
         query: Option<&str>,
         now: UnixTime,
         keys: &RequestKeys<'_>,
     ) -> Result<TokenResults, String> {
-        verify_tokens(
+        verify_issuers(
             policy,
+            wanted,
             headers,
             query,
             now,

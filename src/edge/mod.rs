@@ -18,9 +18,11 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 
 use crate::engine::{
-    render, split_url, Decision, Effect, HeaderList, NoLimits, RequestFacts, UnixTime, UrlParts,
+    render, split_url, Decision, Effect, HeaderList, NoLimits, NoTokens, RequestFacts, UnixTime,
+    UrlParts,
 };
 use crate::policy::Policy;
+use crate::verify::request::OnDemand;
 use keys::Isolate;
 
 /// Where allowed requests go: the request's own URL unless the `ORIGIN_URL` var names a base URL.
@@ -80,18 +82,10 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
     }
     let now = UnixTime((started / 1000.0) as u64);
     let isolate = ISOLATE.with(Rc::clone);
-    let tokens = match isolate
-        .verify(policy, &headers, parts.query, now, env)
-        .await
-    {
-        Ok(tokens) => tokens,
-        Err(detail) => {
-            worker::console_error!("edge-access: failing closed: {detail}");
-            return failure(503, "filter_unavailable", &request_id);
-        }
-    };
     let cf = req.cf();
     let country = cf.and_then(|cf| cf.country());
+    // Tokens on demand: decide with what is verified; verify what the decision asked for; decide again.
+    let mut tokens = OnDemand::new(policy.issuers().len());
     let mut facts = RequestFacts {
         method: &method,
         host: parts.host,
@@ -100,10 +94,29 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         headers: &headers,
         country: country.as_deref(),
         asn: cf.and_then(|cf| cf.asn()),
-        tokens: &tokens,
+        tokens: &NoTokens,
         limits: &NoLimits,
     };
-    let over = match over_limits(policy, &facts, env).await {
+    let verify = |wanted: Vec<bool>| {
+        let (isolate, headers) = (&isolate, &headers);
+        async move {
+            isolate
+                .verify(policy, &wanted, headers, parts.query, now, env)
+                .await
+        }
+    };
+    // Rate limits first (a limit rule's `when` or key may read a token), each binding asked once.
+    let checks = tokens
+        .run(
+            |t| policy.limit_checks(&RequestFacts { tokens: t, ..facts }),
+            verify,
+        )
+        .await;
+    let over = match checks {
+        Ok(checks) => over_limits(checks, env).await,
+        Err(detail) => Err(detail),
+    };
+    let over = match over {
         Ok(over) => over,
         Err(detail) => {
             worker::console_error!("edge-access: failing closed: {detail}");
@@ -111,7 +124,20 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         }
     };
     facts.limits = &over;
-    let decision = policy.evaluate(&facts, now);
+    let decision = tokens
+        .run(
+            |t| policy.evaluate(&RequestFacts { tokens: t, ..facts }, now),
+            verify,
+        )
+        .await;
+    let decision = match decision {
+        Ok(decision) => decision,
+        Err(detail) => {
+            worker::console_error!("edge-access: failing closed: {detail}");
+            return failure(503, "filter_unavailable", &request_id);
+        }
+    };
+    facts.tokens = tokens.results();
     // Workers' clocks do not advance during synchronous work (a Spectre mitigation), so on Cloudflare this reads 0;
     // under `wrangler dev` it is the real evaluation time.
     let eval_us = ((js_sys::Date::now() - started) * 1000.0) as u64;
@@ -146,12 +172,11 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
 /// Asks the Rate Limiting bindings for every limit rule that applies; returns the rules over their limit. A
 /// binding that is missing or fails is an internal failure: the caller fails closed.
 async fn over_limits(
-    policy: &Policy,
-    facts: &RequestFacts<'_>,
+    checks: Vec<crate::engine::LimitCheck<'_>>,
     env: &Env,
 ) -> std::result::Result<Vec<usize>, String> {
     let mut over = Vec::new();
-    for check in policy.limit_checks(facts) {
+    for check in checks {
         let limiter: wasm_bindgen::JsValue = env
             .rate_limiter(check.binding)
             .map_err(|_| {

@@ -60,6 +60,124 @@ impl TokenLookup for TokenResults {
     }
 }
 
+/// Tokens on demand: a [`TokenLookup`] over the tokens verified so far that records every issuer the engine asks
+/// about whose token has not been verified yet (and answers "missing" for it). Run a decision with it; when
+/// [`Probe::asked`] is empty the decision only read verified tokens and stands, otherwise verify those issuers
+/// ([`verify_issuers`]) and decide again. Deciding is pure and takes microseconds, so deciding twice costs less
+/// than a signature nobody needed, and a request that no token condition reaches never waits on a JWKS fetch.
+pub struct Probe<'r> {
+    results: &'r TokenResults,
+    verified: &'r [bool],
+    asked: RefCell<Vec<usize>>,
+}
+
+impl<'r> Probe<'r> {
+    /// A probe over `results`, in which the issuers `verified` marks were verified.
+    pub fn new(results: &'r TokenResults, verified: &'r [bool]) -> Probe<'r> {
+        Probe {
+            results,
+            verified,
+            asked: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The issuers asked about whose tokens were not verified, in the order asked. Empty: the decision stands.
+    pub fn into_asked(self) -> Vec<usize> {
+        self.asked.into_inner()
+    }
+}
+
+/// Marks `asked` in `wanted`; whether there were any (see [`Probe`]).
+pub fn want_more(wanted: &mut [bool], asked: &[usize]) -> bool {
+    for &id in asked {
+        if let Some(w) = wanted.get_mut(id) {
+            *w = true;
+        }
+    }
+    !asked.is_empty()
+}
+
+impl TokenLookup for Probe<'_> {
+    fn token(&self, issuer: usize) -> Result<&Claims, TokenError> {
+        if self.verified.get(issuer).copied().unwrap_or(false) {
+            return self.results.token(issuer);
+        }
+        if let Ok(mut asked) = self.asked.try_borrow_mut() {
+            if !asked.contains(&issuer) {
+                asked.push(issuer);
+            }
+        }
+        Err(TokenError::Missing)
+    }
+}
+
+/// The tokens of one request, verified on demand: the issuers verified so far and their results. The Worker, the
+/// CLI and the tests decide through [`OnDemand::run`], so they verify exactly the same issuers.
+#[derive(Debug, Clone, Default)]
+pub struct OnDemand {
+    results: TokenResults,
+    wanted: Vec<bool>,
+}
+
+impl OnDemand {
+    /// Nothing verified yet, for a policy with `issuers` issuers.
+    pub fn new(issuers: usize) -> OnDemand {
+        OnDemand {
+            results: TokenResults::default(),
+            wanted: vec![false; issuers],
+        }
+    }
+
+    /// Runs `decide` with a [`Probe`]; while it asks about an issuer not verified yet, verifies the first one it
+    /// asked about (`verify` gets a mask of that one) and runs it again. At most one round per issuer, so a decision
+    /// verifies exactly the tokens a rule reached. `verify`'s error (keys
+    /// unavailable) ends it: the caller fails closed.
+    pub async fn run<T, E, Fut>(
+        &mut self,
+        mut decide: impl FnMut(&dyn TokenLookup) -> T,
+        mut verify: impl FnMut(Vec<bool>) -> Fut,
+    ) -> Result<T, E>
+    where
+        Fut: std::future::Future<Output = Result<TokenResults, E>>,
+    {
+        loop {
+            let probe = Probe::new(&self.results, &self.wanted);
+            let out = decide(&probe);
+            // Only the first issuer asked about: what the engine asked after it may follow from the placeholder
+            // answer ("missing") given for it (`any` goes on to its next branch), and a real evaluation might never
+            // get there. The first one, a real evaluation reaches too.
+            let asked: Vec<usize> = probe.into_asked().into_iter().take(1).collect();
+            let mut new = vec![false; self.wanted.len()];
+            if !want_more(&mut new, &asked) {
+                return Ok(out);
+            }
+            want_more(&mut self.wanted, &asked);
+            let fresh = verify(new).await?;
+            for id in asked {
+                let result = fresh.results.get(id).cloned();
+                if self.results.results.len() <= id {
+                    self.results
+                        .results
+                        .resize(id + 1, Err(TokenError::Missing));
+                }
+                if let (Some(slot), Some(result)) = (self.results.results.get_mut(id), result) {
+                    *slot = result;
+                }
+            }
+        }
+    }
+
+    /// The verified tokens; issuers not verified read as missing.
+    pub fn results(&self) -> &TokenResults {
+        &self.results
+    }
+
+    /// Which issuers were verified.
+    pub fn wanted(&self) -> &[bool] {
+        &self.wanted
+    }
+}
+
 /// An internal failure: keys unavailable or the crypto backend failed. The request must not be forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unavailable {
@@ -78,8 +196,32 @@ pub async fn verify_tokens<V: SignatureVerifier>(
     verifier: &V,
     cache: &RefCell<VerifiedCache>,
 ) -> Result<TokenResults, Unavailable> {
+    let all = vec![true; policy.issuers().len()];
+    verify_issuers(policy, &all, headers, query, now, keys, verifier, cache).await
+}
+
+/// [`verify_tokens`] for the issuers `wanted` marks only (tokens on demand, see [`Probe`]); the others read as
+/// missing. An issuer that is not wanted is never looked up in `keys`, so its keys being unavailable fails nothing.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the request's parts and the verifier's state, each needed"
+)]
+pub async fn verify_issuers<V: SignatureVerifier>(
+    policy: &Policy,
+    wanted: &[bool],
+    headers: &dyn HeaderSource,
+    query: Option<&str>,
+    now: UnixTime,
+    keys: &dyn KeyStore,
+    verifier: &V,
+    cache: &RefCell<VerifiedCache>,
+) -> Result<TokenResults, Unavailable> {
     let mut results = Vec::with_capacity(policy.issuers().len());
     for (id, issuer) in policy.issuers().iter().enumerate() {
+        if !wanted.get(id).copied().unwrap_or(false) {
+            results.push(Err(TokenError::Missing));
+            continue;
+        }
         let token = match jwt::extract(&issuer.sources, |name| headers.get(name), query) {
             Ok(Some(token)) => token,
             Ok(None) => {

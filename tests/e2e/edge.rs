@@ -207,11 +207,21 @@ fn fails_closed(h: &Harness) -> Result<(), Failed> {
     let resp = case.send(
         RawRequest::get("/broken-key/x")
             .header("CF-Connecting-IP", "198.51.100.7")
-            .header("X-Broken-Token", token),
+            .header("X-Broken-Token", token.as_str()),
     );
     assert_eq!(resp.status, 503, "{resp:?}");
     assert_eq!(resp.json()["code"], "filter_unavailable");
     case.assert_upstream_untouched();
+    // Tokens on demand: the same token on a path no rule reads it on is never verified, so the issuer's unusable
+    // key fails nothing there (before, every present token was verified first and this was a 503 too).
+    let case = Case::new("on-demand-unread-token", &h.wrangler, &h.upstream);
+    let resp = case.send(
+        RawRequest::get("/hello/on-demand")
+            .header("CF-Connecting-IP", "198.51.100.7")
+            .header("X-Broken-Token", token.as_str()),
+    );
+    assert_eq!(resp.status, 200, "{resp:?}");
+    case.upstream_one();
     Ok(())
 }
 
