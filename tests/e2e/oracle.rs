@@ -1,0 +1,834 @@
+//! The differential oracle (issue #13): the filter in front of real origins, each reading the same request its own
+//! way. A generated corpus of requests (escaped reserved characters, dot segments, `//`, case, `.json` suffixes,
+//! trailing dots, double encoding, method overrides, cookie and query spellings, duplicate headers, path-override
+//! headers) goes through the real Worker to nginx, an Express app and PHP's built-in server
+//! (`tests/e2e/origins/`), one Worker per origin (`ORIGIN_URL`).
+//!
+//! For every request the filter lets through, each origin must read it exactly as the filter matched it:
+//! - the route: the filter's is the route table (`tests/e2e/origins/routes.json`) matched with the crate's own
+//!   `PathPattern`s on `normalize_path` of the path the Worker saw (the target the origin received, which the
+//!   Worker's decision log confirms); the origin's is the route it dispatched to;
+//! - the method: the filter's is the request method (the e2e policy leaves `upstream.method_override` off, so
+//!   overrides are ignored for matching); the origin's is the one it acts on after its own override handling;
+//! - the token, wherever the filter read one that verifies: `token::jwt::extract` with the `oracle` issuer's
+//!   sources on the headers and query the Worker saw; every place the origin reads a token from (its cookie and its
+//!   query parameter) must hold that token or nothing.
+//!
+//! An origin refusing what the filter let through (404, 400) is tolerated and counted. A different route, method
+//! or token is a failure naming the origin, the request, the filter's reading and the origin's. A request the
+//! filter denied must never reach an origin (each origin records every request's `x-oracle-id`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use edge_access::engine::{HeaderList, HeaderSource};
+use edge_access::policy::scope::{normalize_path, PathOptions, PathPattern};
+use edge_access::policy::Policy;
+use edge_access::token::jwt::{self, TokenSource};
+use libtest_mimic::{Failed, Trial};
+use serde_json::{json, Value};
+
+use crate::support::origins::{load_routes, Origin, Route, RouteKind};
+use crate::support::{JwtServer, RawRequest, Response, Wrangler};
+use crate::Harness;
+
+const OK_IP: &str = "198.51.100.7";
+const OFFICE_IP: &str = "203.0.113.20";
+
+/// One request of the corpus. Header values and the target may hold `{T1}`, `{T2}` (tokens minted at run time).
+#[derive(Clone, Debug)]
+struct Probe {
+    name: String,
+    method: &'static str,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Probe {
+    fn get(name: impl Into<String>, target: impl Into<String>) -> Probe {
+        Probe {
+            name: name.into(),
+            method: "GET",
+            target: target.into(),
+            headers: vec![("CF-Connecting-IP".into(), OK_IP.into())],
+            body: Vec::new(),
+        }
+    }
+
+    fn method(mut self, m: &'static str) -> Probe {
+        self.method = m;
+        self
+    }
+
+    fn header(mut self, n: &str, v: &str) -> Probe {
+        self.headers.push((n.into(), v.into()));
+        self
+    }
+
+    fn ip(mut self, ip: &str) -> Probe {
+        self.headers.retain(|(n, _)| n != "CF-Connecting-IP");
+        self.headers.push(("CF-Connecting-IP".into(), ip.into()));
+        self
+    }
+
+    fn form(mut self, body: &str) -> Probe {
+        self.headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        self.body = body.as_bytes().to_vec();
+        self
+    }
+}
+
+/// A request path that reaches each route (the `*` of a glob is `a`).
+fn sample(route: &Route) -> String {
+    match &route.kind {
+        RouteKind::Exact(p) => p.clone(),
+        RouteKind::Prefix(p) => format!("{p}/x1"),
+        RouteKind::Glob(p) => p.replace('*', "a"),
+    }
+}
+
+/// Reserved characters whose escapes the corpus tries (RFC 3986 sub-delims, `:` and `@`).
+const RESERVED: &[(char, &str, &str)] = &[
+    (':', "%3A", "%3a"),
+    ('$', "%24", "%24"),
+    ('@', "%40", "%40"),
+    ('!', "%21", "%21"),
+    ('\'', "%27", "%27"),
+    ('(', "%28", "%28"),
+    (')', "%29", "%29"),
+    ('*', "%2A", "%2a"),
+    ('+', "%2B", "%2b"),
+    (',', "%2C", "%2c"),
+    ('=', "%3D", "%3d"),
+];
+
+/// Path spellings of one route's sample path.
+fn path_variants(route: &Route) -> Vec<(String, String)> {
+    let s = sample(route);
+    let rest = s.strip_prefix("/oracle").unwrap_or(&s).to_owned();
+    let mut out: Vec<(String, String)> = vec![("plain".into(), s.clone())];
+    for (c, upper, lower) in RESERVED {
+        if s.contains(*c) {
+            out.push((format!("esc-{upper}"), s.replace(*c, upper)));
+            if lower != upper {
+                out.push((format!("esc-{lower}"), s.replace(*c, lower)));
+            }
+        }
+    }
+    // The first letter of the route's own segment, escaped (unreserved: the filter decodes it).
+    if let Some(i) = rest.find(|c: char| c.is_ascii_alphabetic()) {
+        let b = rest.as_bytes()[i];
+        let esc = format!("/oracle{}%{:02X}{}", &rest[..i], b, &rest[i + 1..]);
+        out.push(("esc-letter".into(), esc));
+        let dbl = format!("/oracle{}%25{:02X}{}", &rest[..i], b, &rest[i + 1..]);
+        out.push(("double-enc".into(), dbl));
+        let upper = format!(
+            "/oracle{}{}{}",
+            &rest[..i],
+            (b as char).to_ascii_uppercase(),
+            &rest[i + 1..]
+        );
+        out.push(("case-letter".into(), upper));
+    }
+    out.push(("case-all".into(), s.to_ascii_uppercase()));
+    out.push(("dot-seg".into(), format!("/oracle/x/..{rest}")));
+    out.push(("dot-seg-enc".into(), format!("/oracle/x/%2e%2e{rest}")));
+    out.push(("single-dot".into(), format!("/oracle/.{rest}")));
+    out.push((
+        "double-slash".into(),
+        format!(
+            "//oracle/{}",
+            rest.replace('/', "//").trim_start_matches('/')
+        ),
+    ));
+    out.push(("trailing-slash".into(), format!("{s}/")));
+    out.push(("trailing-dot".into(), format!("{s}.")));
+    out.push(("trailing-dot-enc".into(), format!("{s}%2E")));
+    out.push(("json-suffix".into(), format!("{s}.json")));
+    out.push((
+        "encoded-slash".into(),
+        s.replacen("/oracle/", "/oracle%2F", 1),
+    ));
+    out
+}
+
+/// The corpus: every route in every spelling, then methods, tokens and path-override headers.
+fn corpus(routes: &[Route]) -> Vec<Probe> {
+    let mut out = Vec::new();
+    for r in routes {
+        for (v, path) in path_variants(r) {
+            out.push(Probe::get(format!("path-{}-{v}", r.name), path));
+        }
+    }
+    // The admin area from the office (allowed): origins must agree on the route.
+    for (v, path) in [
+        ("plain", "/oracle/admin/users"),
+        ("esc", "/oracle/%61dmin/users"),
+        ("slash", "//oracle//admin//users/"),
+    ] {
+        out.push(Probe::get(format!("office-admin-{v}"), path).ip(OFFICE_IP));
+    }
+    out.extend(method_probes());
+    out.extend(token_probes());
+    out.extend(override_header_probes());
+    out.extend(misc_probes());
+    out
+}
+
+fn method_probes() -> Vec<Probe> {
+    let mut out = Vec::new();
+    let auth = ("Cookie", "oracle_session={T1}");
+    for (route, path) in [
+        ("public", "/oracle/public/x"),
+        ("items", "/oracle/items/1"),
+        ("static", "/oracle/static/app.js"),
+    ] {
+        for m in ["POST", "PUT", "DELETE", "PATCH"] {
+            out.push(Probe::get(format!("method-{route}-{m}"), path).method(m));
+            out.push(
+                Probe::get(format!("method-{route}-{m}-token"), path)
+                    .method(m)
+                    .header(auth.0, auth.1),
+            );
+        }
+        for (name, over) in [("delete", "DELETE"), ("get", "GET"), ("put", "PUT")] {
+            out.push(
+                Probe::get(format!("override-header-{route}-{name}"), path)
+                    .method("POST")
+                    .header(auth.0, auth.1)
+                    .header("X-HTTP-Method-Override", over)
+                    .form("a=1"),
+            );
+            out.push(
+                Probe::get(
+                    format!("override-query-{route}-{name}"),
+                    format!("{path}?_method={over}"),
+                )
+                .method("POST")
+                .header(auth.0, auth.1)
+                .form("a=1"),
+            );
+            out.push(
+                Probe::get(format!("override-body-{route}-{name}"), path)
+                    .method("POST")
+                    .header(auth.0, auth.1)
+                    .form(&format!("_method={over}")),
+            );
+        }
+        out.push(
+            Probe::get(
+                format!("override-query-on-get-{route}"),
+                format!("{path}?_method=DELETE"),
+            )
+            .header(auth.0, auth.1),
+        );
+        out.push(
+            Probe::get(format!("override-two-headers-{route}"), path)
+                .method("POST")
+                .header(auth.0, auth.1)
+                .header("X-HTTP-Method-Override", "PUT")
+                .header("X-HTTP-Method-Override", "DELETE")
+                .form("a=1"),
+        );
+        out.push(
+            Probe::get(format!("override-lower-name-{route}"), path)
+                .method("POST")
+                .header(auth.0, auth.1)
+                .header("x-http-method-override", "delete")
+                .form("a=1"),
+        );
+        out.push(
+            Probe::get(format!("override-underscore-name-{route}"), path)
+                .method("POST")
+                .header(auth.0, auth.1)
+                .header("X_HTTP_Method_Override", "DELETE")
+                .form("a=1"),
+        );
+        out.push(
+            Probe::get(
+                format!("override-query-encoded-{route}"),
+                format!("{path}?%5Fmethod=DELETE"),
+            )
+            .method("POST")
+            .header(auth.0, auth.1)
+            .form("a=1"),
+        );
+        out.push(
+            Probe::get(
+                format!("override-query-lower-{route}"),
+                format!("{path}?_method=delete"),
+            )
+            .method("POST")
+            .header(auth.0, auth.1)
+            .form("a=1"),
+        );
+    }
+    out
+}
+
+fn token_probes() -> Vec<Probe> {
+    let cookies: &[(&str, &[&str])] = &[
+        ("cookie", &["oracle_session={T1}"]),
+        ("cookie-quoted", &["oracle_session=\"{T1}\""]),
+        (
+            "cookie-two-semicolon",
+            &["oracle_session={T1}; oracle_session={T2}"],
+        ),
+        (
+            "cookie-two-comma",
+            &["oracle_session={T1}, oracle_session={T2}"],
+        ),
+        (
+            "cookie-two-comma-nospace",
+            &["oracle_session={T1},oracle_session={T2}"],
+        ),
+        (
+            "cookie-two-space",
+            &["oracle_session={T1} oracle_session={T2}"],
+        ),
+        (
+            "cookie-two-lines",
+            &["oracle_session={T1}", "oracle_session={T2}"],
+        ),
+        (
+            "cookie-two-lines-other-first",
+            &["a=1", "oracle_session={T1}"],
+        ),
+        (
+            "cookie-case-twin",
+            &["Oracle_Session={T2}; oracle_session={T1}"],
+        ),
+        (
+            "cookie-escaped-twin",
+            &["oracle%5Fsession={T2}; oracle_session={T1}"],
+        ),
+        (
+            "cookie-dot-twin",
+            &["oracle.session={T2}; oracle_session={T1}"],
+        ),
+        (
+            "cookie-space-twin",
+            &["oracle session={T2}; oracle_session={T1}"],
+        ),
+        (
+            "cookie-bracket-twin",
+            &["oracle_session={T1}; oracle_session[]={T2}"],
+        ),
+        (
+            "cookie-bracket-twin-first",
+            &["oracle_session[]={T2}; oracle_session={T1}"],
+        ),
+        ("cookie-escaped-value", &["oracle_session=%7B{T1}"]),
+        ("cookie-space-before-eq", &["oracle_session ={T1}"]),
+    ];
+    let queries: &[(&str, &str)] = &[
+        ("query", "oracle_token={T1}"),
+        ("query-two", "oracle_token={T1}&oracle_token={T2}"),
+        ("query-space-twin", "oracle_token={T1}&%20oracle_token={T2}"),
+        ("query-plus-twin", "oracle_token={T1}&+oracle_token={T2}"),
+        ("query-nul-twin", "oracle_token={T1}&oracle_token%00x={T2}"),
+        (
+            "query-bracket-twin",
+            "oracle_token={T1}&oracle_token[]={T2}",
+        ),
+        (
+            "query-bracket-enc-twin",
+            "oracle_token={T1}&oracle_token%5B%5D={T2}",
+        ),
+        ("query-dot-twin", "oracle_token={T1}&oracle.token={T2}"),
+        ("query-case-twin", "oracle_token={T1}&ORACLE_TOKEN={T2}"),
+        (
+            "query-escaped-name-twin",
+            "oracle_token={T1}&oracle%5Ftoken={T2}",
+        ),
+        (
+            "query-semicolon-twin",
+            "oracle_token={T1};oracle_token={T2}",
+        ),
+        ("query-escaped-value", "oracle_token=%65{T1R}"),
+        ("query-amp-encoded", "oracle_token={T1}%26oracle_token={T2}"),
+    ];
+    let mut out = Vec::new();
+    for (route, path) in [
+        ("account", "/oracle/@me/profile"),
+        ("public", "/oracle/public/t"),
+    ] {
+        for (name, lines) in cookies {
+            let mut p = Probe::get(format!("token-{route}-{name}"), path);
+            for l in *lines {
+                p = p.header("Cookie", l);
+            }
+            out.push(p);
+        }
+        for (name, q) in queries {
+            out.push(Probe::get(
+                format!("token-{route}-{name}"),
+                format!("{path}?{q}"),
+            ));
+        }
+        out.push(
+            Probe::get(
+                format!("token-{route}-cookie-and-query-same"),
+                format!("{path}?oracle_token={{T1}}"),
+            )
+            .header("Cookie", "oracle_session={T1}"),
+        );
+        out.push(
+            Probe::get(
+                format!("token-{route}-cookie-and-query-differ"),
+                format!("{path}?oracle_token={{T2}}"),
+            )
+            .header("Cookie", "oracle_session={T1}"),
+        );
+    }
+    out
+}
+
+fn override_header_probes() -> Vec<Probe> {
+    let mut out = Vec::new();
+    for (name, header) in [
+        ("original-url", "X-Original-URL"),
+        ("rewrite-url", "X-Rewrite-URL"),
+        ("original-url-lower", "x-original-url"),
+        ("original-url-underscore", "X_Original_URL"),
+    ] {
+        out.push(
+            Probe::get(format!("path-header-{name}-admin"), "/oracle/public/x")
+                .header(header, "/oracle/admin/users"),
+        );
+        out.push(
+            Probe::get(format!("path-header-{name}-internal"), "/oracle/public/x")
+                .header(header, "/oracle/internal"),
+        );
+    }
+    out
+}
+
+fn misc_probes() -> Vec<Probe> {
+    vec![
+        Probe::get("misc-home-query", "/oracle?x=1"),
+        Probe::get("misc-home-slash-query", "/oracle/?x=/oracle/admin"),
+        Probe::get("misc-dotdot-from-public", "/oracle/public/../admin/users"),
+        Probe::get(
+            "misc-dotdot-from-public-enc",
+            "/oracle/public/%2e%2e/admin/users",
+        ),
+        Probe::get("misc-dotdot-past-root", "/../../oracle/admin/users"),
+        Probe::get("misc-semicolon", "/oracle/admin;x/users"),
+        Probe::get("misc-semicolon-public", "/oracle/public;x"),
+        Probe::get("misc-backslash", "/oracle\\admin/users"),
+        Probe::get("misc-files-star", "/oracle/files/*/secret"),
+        Probe::get("misc-files-star-enc", "/oracle/files/%2A/secret"),
+        Probe::get("misc-files-dots", "/oracle/files/a.b/secret"),
+        Probe::get("misc-files-enc-segment", "/oracle/files/%61/secret"),
+        Probe::get("misc-items-enc-percent", "/oracle/items/%41%42"),
+        Probe::get("misc-utf8", "/oracle/public/caf%C3%A9"),
+        Probe::get("misc-admin-encoded-space", "/oracle/admin%20/users"),
+        Probe::get("misc-admin-tab-escape", "/oracle/admin%09/users"),
+        Probe::get("misc-me-raw-at", "/oracle/@me"),
+        Probe::get("misc-me-enc-at-trailing", "/oracle/%40me/"),
+        Probe::get("misc-fragment", "/oracle/internal#x"),
+        Probe::get("misc-query-qmark-enc", "/oracle/internal%3Fx"),
+    ]
+}
+
+/// What the filter read: route, method, token.
+#[derive(Debug)]
+struct FilterReading {
+    route: Option<String>,
+    method: String,
+    token: Result<Option<String>, String>,
+}
+
+/// The filter side of the oracle, computed with the crate itself from the policy the Worker was built with.
+struct FilterModel {
+    opts: PathOptions,
+    routes: Vec<(String, PathPattern)>,
+    sources: Vec<TokenSource>,
+}
+
+impl FilterModel {
+    fn new(root: &Path, routes: &[Route]) -> Result<FilterModel, String> {
+        let path = root.join("tests/e2e/policy.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let file: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let opts: PathOptions = match file.get("paths") {
+            Some(p) => serde_json::from_value(p.clone()).map_err(|e| e.to_string())?,
+            None => PathOptions::default(),
+        };
+        let policy = Policy::compile(&text, "tests/e2e/policy.json")
+            .map_err(|e| format!("{:?}", e.errors))?
+            .policy;
+        let sources = policy
+            .issuers()
+            .iter()
+            .find(|i| i.name == "oracle")
+            .ok_or("the e2e policy has no `oracle` issuer")?
+            .sources
+            .clone();
+        let mut compiled = Vec::new();
+        for r in routes {
+            let p = match &r.kind {
+                RouteKind::Exact(p) => PathPattern::exact(p, &opts),
+                RouteKind::Prefix(p) => PathPattern::under(p, &opts),
+                RouteKind::Glob(p) => PathPattern::glob(p, &opts),
+            }
+            .map_err(|e| format!("route `{}`: {e}", r.name))?;
+            compiled.push((r.name.clone(), p));
+        }
+        Ok(FilterModel {
+            opts,
+            routes: compiled,
+            sources,
+        })
+    }
+
+    /// The filter's reading of a request it forwarded: `seen_target` is the path and query the Worker saw (and
+    /// forwarded as is), `headers` what the client sent.
+    fn read(
+        &self,
+        method: &str,
+        seen_target: &str,
+        headers: &[(String, String)],
+    ) -> Result<FilterReading, String> {
+        let (path, query) = match seen_target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (seen_target, None),
+        };
+        let normalized = normalize_path(path, &self.opts)
+            .map_err(|e| format!("the filter would refuse `{path}` ({e}), yet it was forwarded"))?;
+        // The engine matches without the trailing slash (`/login/` is `/login`).
+        let trimmed = match normalized.strip_suffix('/') {
+            Some(t) if !t.is_empty() => t,
+            _ => &normalized,
+        };
+        let route = self
+            .routes
+            .iter()
+            .find(|(_, p)| p.matches(trimmed))
+            .map(|(n, _)| n.clone());
+        let list = HeaderList::from_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let token = jwt::extract(&self.sources, |n| list.get(n), query)
+            .map(|t| t.map(|t| t.into_owned()))
+            .map_err(|e| format!("{e:?}"));
+        Ok(FilterReading {
+            route,
+            method: method.to_owned(),
+            token,
+        })
+    }
+}
+
+/// Tokens minted for the run, with their short names for messages.
+struct Tokens {
+    t1: String,
+    t2: String,
+}
+
+impl Tokens {
+    fn fill(&self, s: &str) -> String {
+        // `{T1R}`: T1 without its first character (after an escaped copy of it in the corpus: `%65` is `e`).
+        s.replace("{T1R}", self.t1.get(1..).unwrap_or_default())
+            .replace("{T1}", &self.t1)
+            .replace("{T2}", &self.t2)
+    }
+
+    fn short(&self, v: &str) -> String {
+        let v = v.replace(&self.t1, "<T1>").replace(&self.t2, "<T2>");
+        match self.t1.get(1..) {
+            Some(rest) => v.replace(rest, "<T1 after its first character>"),
+            None => v,
+        }
+    }
+
+    /// Whether the filter would verify this token (both minted tokens are valid for the `oracle` issuer).
+    fn valid(&self, t: &str) -> bool {
+        t == self.t1 || t == self.t2
+    }
+}
+
+/// Outcome counts of one origin's run.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    denied: usize,
+    agreed: usize,
+    refused: Vec<String>,
+    failures: Vec<String>,
+}
+
+fn show_request(p: &Probe, tokens: &Tokens) -> String {
+    let mut s = format!("{} {}", p.method, tokens.short(&tokens.fill(&p.target)));
+    for (n, v) in &p.headers {
+        if n == "CF-Connecting-IP" && v == OK_IP {
+            continue;
+        }
+        let _ = write!(s, " | {n}: {}", tokens.short(&tokens.fill(v)));
+    }
+    if !p.body.is_empty() {
+        let _ = write!(s, " | body {:?}", String::from_utf8_lossy(&p.body));
+    }
+    s.escape_debug().to_string()
+}
+
+/// An origin's token reading as a list of strings (a PHP or qs array shows as its JSON).
+fn origin_tokens(reading: &Value) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for key in ["cookie_token", "query_token"] {
+        match &reading[key] {
+            Value::Null => {}
+            Value::String(s) if s.is_empty() => {}
+            Value::String(s) => out.push((key, s.clone())),
+            other => out.push((key, other.to_string())),
+        }
+    }
+    out
+}
+
+fn run_origin(h: &Harness, which: &'static str) -> Result<(), Failed> {
+    let started = Instant::now();
+    let root = &h.root;
+    let routes = load_routes(root)?;
+    let model = FilterModel::new(root, &routes)?;
+    let jwt = JwtServer::start(root)?;
+    let mut origin = match which {
+        "nginx" => Origin::nginx(root, &routes),
+        "express" => Origin::express(root),
+        _ => Origin::php(root),
+    }?;
+    let worker = Wrangler::start(
+        crate::options(root)
+            .var("ORIGIN_URL", origin.base_url())
+            .var("CORP_JWKS_URL", jwt.jwks_url())
+            .var("ORACLE_JWKS_URL", jwt.jwks_url())
+            .var("PARTNER_HMAC_SECRET", crate::PARTNER_SECRET),
+    )
+    .map_err(|e| Failed::from(format!("wrangler dev for the {which} oracle: {e}")))?;
+    let mint = |sub: &str| {
+        jwt.mint(
+            "RS256",
+            None,
+            json!({ "iss": "https://oracle.test", "aud": "edge-access", "sub": sub,
+                    "scope": "read write", "exp": 4_102_444_800u64 }),
+        )
+    };
+    let tokens = Tokens {
+        t1: mint("alice"),
+        t2: mint("mallory"),
+    };
+    let probes = corpus(&routes);
+    let tally = Mutex::new(Tally::default());
+    let denied_ids = Mutex::new(Vec::new());
+    let next = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap();
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some(p) = probes.get(i) else { break };
+                let id = format!("oracle-{which}-{i}");
+                let outcome = probe_once(&worker, &origin, &model, &tokens, p, &id);
+                let mut t = tally.lock().unwrap();
+                t.sent += 1;
+                match outcome {
+                    Outcome::Denied => {
+                        t.denied += 1;
+                        denied_ids.lock().unwrap().push((id, p.name.clone()));
+                    }
+                    Outcome::Agreed => t.agreed += 1,
+                    Outcome::Refused(why) => t.refused.push(why),
+                    Outcome::Failed(why) => t.failures.push(why),
+                }
+            });
+        }
+    });
+    let mut t = tally.into_inner().unwrap();
+    // Denied requests never reach an origin.
+    let seen = origin.seen();
+    for (id, name) in denied_ids.into_inner().unwrap() {
+        if seen.contains(&id) {
+            t.failures.push(format!(
+                "[{which}] `{name}`: the filter denied it, yet {which} received it"
+            ));
+        }
+    }
+    worker.shutdown();
+    origin.stop();
+    t.failures.sort();
+    t.refused.sort();
+    eprintln!(
+        "oracle {which}: {} requests: {} denied by the filter, {} forwarded and read alike, {} refused by {which} (tolerated), {} disagreements ({:.1} s)",
+        t.sent,
+        t.denied,
+        t.agreed,
+        t.refused.len(),
+        t.failures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if std::env::var_os("ORACLE_VERBOSE").is_some() {
+        for r in &t.refused {
+            eprintln!("  tolerated: {r}");
+        }
+    }
+    if t.failures.is_empty() {
+        return Ok(());
+    }
+    Err(Failed::from(format!(
+        "{} of {} requests read differently by the filter and {which}:\n{}",
+        t.failures.len(),
+        t.sent,
+        t.failures.join("\n")
+    )))
+}
+
+enum Outcome {
+    Denied,
+    Agreed,
+    Refused(String),
+    Failed(String),
+}
+
+fn probe_once(
+    worker: &Wrangler,
+    origin: &Origin,
+    model: &FilterModel,
+    tokens: &Tokens,
+    p: &Probe,
+    id: &str,
+) -> Outcome {
+    let headers: Vec<(String, String)> = p
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), tokens.fill(v)))
+        .collect();
+    let mut req = RawRequest::new(p.method, tokens.fill(&p.target))
+        .header("x-oracle-id", id)
+        .header("CF-Ray", id);
+    for (n, v) in &headers {
+        req = req.header(n.clone(), v.clone());
+    }
+    req = req.body(p.body.clone());
+    let shown = show_request(p, tokens);
+    let name = &p.name;
+    let which = origin.name;
+    let resp: Response = match worker.send(&req) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(format!("[{which}] `{name}` {shown}: no response: {e}")),
+    };
+    if resp.header("x-oracle-origin").is_none() {
+        // The filter answered itself: a denial (4xx JSON), never a failure of its own.
+        return if (400..500).contains(&resp.status) {
+            Outcome::Denied
+        } else {
+            Outcome::Failed(format!(
+                "[{which}] `{name}` {shown}: the filter answered {}: {}",
+                resp.status,
+                resp.text()
+            ))
+        };
+    }
+    let Some(reading) = origin.reading(&resp) else {
+        return Outcome::Failed(format!(
+            "[{which}] `{name}` {shown}: unreadable echo {}: {}",
+            resp.status,
+            resp.text()
+        ));
+    };
+    if resp.status == 404 || resp.status == 400 {
+        return Outcome::Refused(format!("[{which}] `{name}` {shown}: {}", resp.status));
+    }
+    let Some(seen_target) = reading["request_uri"].as_str() else {
+        return Outcome::Failed(format!(
+            "[{which}] `{name}` {shown}: no request_uri in {reading}"
+        ));
+    };
+    // The Worker's own decision log says what it saw: the path must be what the origin received.
+    let log = worker.wait_for_json_log(|v| v["request_id"] == id, Duration::from_secs(10));
+    let seen_path = seen_target.split('?').next().unwrap_or_default();
+    match &log {
+        Some(line) if line["path"] == seen_path && line["method"] == p.method => {}
+        other => {
+            return Outcome::Failed(format!(
+                "[{which}] `{name}` {shown}: the Worker's decision log {other:?} does not match what {which} received (`{seen_target}`)"
+            ))
+        }
+    }
+    let filter = match model.read(p.method, seen_target, &headers) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Failed(format!("[{which}] `{name}` {shown}: {e}")),
+    };
+    let mut wrong = Vec::new();
+    let origin_route = reading["route"].as_str().map(str::to_owned);
+    if origin_route != filter.route {
+        wrong.push(format!(
+            "route: filter {:?}, {which} {:?} (it read the path as {})",
+            filter.route, origin_route, reading["uri"]
+        ));
+    }
+    let origin_method = reading["method"].as_str().unwrap_or_default();
+    if !origin_method.eq_ignore_ascii_case(&filter.method) {
+        wrong.push(format!(
+            "method: filter {}, {which} {origin_method}",
+            filter.method
+        ));
+    }
+    // Where the filter read a token that verifies, the origin must read that one or none. (A token the filter
+    // would refuse never passes a rule that asks for one; on routes without such a rule it is not the filter's.)
+    if let Some(t) = filter
+        .token
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .filter(|t| tokens.valid(t))
+    {
+        for (source, v) in origin_tokens(&reading) {
+            if v != *t {
+                wrong.push(format!(
+                    "token: filter {}, {which} {source} {}",
+                    tokens.short(t),
+                    tokens.short(&v)
+                ));
+            }
+        }
+    }
+    if wrong.is_empty() {
+        return Outcome::Agreed;
+    }
+    let rule = match log.as_ref().map(|l| (&l["effect"], l["rule"].as_str())) {
+        Some((effect, Some(rule))) => {
+            format!("{} by rule `{rule}`", effect.as_str().unwrap_or("?"))
+        }
+        Some((effect, None)) => format!("{} by default", effect.as_str().unwrap_or("?")),
+        None => String::new(),
+    };
+    Outcome::Failed(format!(
+        "[{which}] `{name}` {shown} (forwarded to {which} as `{}`, {rule}; filter token {}): {}",
+        tokens.short(seen_target),
+        match &filter.token {
+            Ok(Some(t)) => tokens.short(t),
+            Ok(None) => "none".into(),
+            Err(e) => e.clone(),
+        },
+        wrong.join("; ")
+    ))
+}
+
+pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
+    ["nginx", "express", "php"]
+        .into_iter()
+        .map(|which| {
+            let h = Arc::clone(h);
+            Trial::test(format!("oracle-{which}"), move || run_origin(&h, which))
+        })
+        .collect()
+}
