@@ -65,6 +65,7 @@ pub async fn bench_first_decision(
         method: &method,
         host: parts.host,
         path: parts.path,
+        query: parts.query,
         headers: &list,
         country: country.as_deref(),
         asn: None,

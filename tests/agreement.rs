@@ -161,6 +161,7 @@ fn digest(requests: usize) -> (u64, std::collections::BTreeSet<String>) {
             method,
             host: rng.pick(HOSTS),
             path: rng.pick(PATHS),
+            query: None,
             headers: &headers,
             country: rng.pick(COUNTRIES),
             asn: None,

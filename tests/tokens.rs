@@ -137,6 +137,7 @@ async fn decide<V: SignatureVerifier>(
         method: "GET",
         host: "api.example.com",
         path,
+        query: None,
         headers: &headers,
         country: None,
         asn: None,

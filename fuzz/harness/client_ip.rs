@@ -63,6 +63,7 @@ pub fn run(data: &[u8]) {
         method: "GET",
         host: "api.example.com",
         path: "/",
+        query: None,
         headers: &headers,
         country: None,
         asn: None,

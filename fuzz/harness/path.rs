@@ -3,7 +3,7 @@
 //! Checks, for every combination of [`PathOptions`], the invariants `normalize_path` documents: never a panic;
 //! the result is canonical (normalising it again gives it back, borrowed) and borrowed exactly when unchanged;
 //! it starts with `/` and holds no empty, `.` or `..` segment, no raw byte that must be escaped, no raw control
-//! character or `\`, no `?` or `#`, no lower-case or unreserved-character escape, no `%2F`/`%5C`/control escape;
+//! character or `\`, no `?` or `#`, no lower-case escape, no escape of a character origins decode (unreserved, sub-delimiters but `;`, `:`, `@`), no `%2F`/`%5C`/control escape;
 //! no `;` unless semicolons are allowed; no `%25` and two hex digits unless double encoding is allowed; no
 //! upper-case ASCII letter outside escapes when case-insensitive. Path patterns are matched against the result and
 //! compared with naive reference matchers.
@@ -114,8 +114,26 @@ fn check_normalized(raw: &str, norm: &Cow<'_, str>, opts: &PathOptions) {
             );
             let v = u8::from_str_radix(hex, 16).unwrap();
             assert!(
-                !(v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~')),
-                "`{raw}` -> `{n}`: escape of unreserved `{}` kept",
+                !(v.is_ascii_alphanumeric()
+                    || matches!(
+                        v,
+                        b'-' | b'.'
+                            | b'_'
+                            | b'~'
+                            | b'!'
+                            | b'$'
+                            | b'&'
+                            | b'\''
+                            | b'('
+                            | b')'
+                            | b'*'
+                            | b'+'
+                            | b','
+                            | b'='
+                            | b':'
+                            | b'@'
+                    )),
+                "`{raw}` -> `{n}`: escape of a character origins decode (`{}`) kept",
                 v as char
             );
             assert!(

@@ -182,6 +182,7 @@ fn facts<'a>(
         method: req.0,
         host: req.1,
         path: req.2,
+        query: None,
         headers,
         country: countries(i),
         asn: (i % 3 == 0).then_some(13335),

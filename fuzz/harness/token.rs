@@ -204,6 +204,7 @@ pub fn accepted(data: &[u8]) -> usize {
             method: "GET",
             host: "api.example.com",
             path,
+            query: None,
             headers: &headers,
             country: None,
             asn: None,

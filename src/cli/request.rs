@@ -205,6 +205,7 @@ pub fn evaluate<'p>(
         method: &spec.method,
         host: parts.host,
         path: parts.path,
+        query: parts.query,
         headers: &headers,
         country: spec.country.as_deref(),
         asn: spec.asn,

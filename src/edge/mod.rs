@@ -96,6 +96,7 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         method: &method,
         host: parts.host,
         path: parts.path,
+        query: parts.query,
         headers: &headers,
         country: country.as_deref(),
         asn: cf.and_then(|cf| cf.asn()),

@@ -95,7 +95,7 @@ impl Policy {
             client_ip: seen.client_ip.to_string(),
             host: seen.host.to_owned(),
             path: seen.path.to_string(),
-            method: seen.method.to_owned(),
+            method: seen.method.to_string(),
             origin: seen.origin_raw.map(str::to_owned),
         };
         Explanation {
@@ -317,6 +317,7 @@ mod tests {
             method: "GET",
             host: "api.example.com",
             path: "//admin/./users",
+            query: None,
             headers: &headers,
             country: None,
             asn: None,

@@ -115,6 +115,8 @@ pub struct RequestFacts<'a> {
     pub host: &'a str,
     /// The URL path as the Worker sees it, before normalisation, without the query.
     pub path: &'a str,
+    /// The query string without its `?`, when there is one (read for `_method` overrides).
+    pub query: Option<&'a str>,
     /// The headers the policy reads (see [`crate::policy::Policy::header_names`]).
     pub headers: &'a dyn HeaderSource,
     /// `request.cf.country`, when Cloudflare provided it.

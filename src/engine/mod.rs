@@ -24,6 +24,7 @@ use crate::policy::scope;
 use crate::policy::{
     codes, without_trailing_slash, Action, ClientIpSource, Cond, DefaultDecision, LeafKind,
     LimitKey, Policy, Rule, Status, TokenCond, DEFAULT_MESSAGE, METHOD_OVERRIDE_HEADERS,
+    METHOD_OVERRIDE_PARAM,
 };
 use crate::token::jwt::{self, ClaimPredicate};
 use crate::token::TokenError;
@@ -171,7 +172,7 @@ struct Seen<'a> {
     host: &'a str,
     path: std::borrow::Cow<'a, str>,
     /// The method rules see: the request's, or an override the policy honours.
-    method: &'a str,
+    method: std::borrow::Cow<'a, str>,
     country: Option<&'a str>,
     asn: Option<u32>,
     tokens: &'a dyn TokenLookup,
@@ -251,20 +252,7 @@ impl Policy {
             Some(Ok(origin)) => Some(origin),
             Some(Err(_)) => return Err((codes::ORIGIN_INVALID, Some(client_ip))),
         };
-        let mut method = facts.method;
-        if self.upstream.method_override {
-            for name in METHOD_OVERRIDE_HEADERS {
-                if let Some(m) = facts.headers.get(name) {
-                    // An override that is not one method token is refused, not guessed at.
-                    let m = m.trim();
-                    if m.is_empty() || m.parse::<scope::Method>().is_err() {
-                        return Err((codes::METHOD_INVALID, Some(client_ip)));
-                    }
-                    method = m;
-                    break;
-                }
-            }
-        }
+        let method = self.method(facts).map_err(|code| (code, Some(client_ip)))?;
         Ok(Seen {
             client_ip,
             origin,
@@ -278,6 +266,55 @@ impl Policy {
             limits: facts.limits,
             headers: facts.headers,
         })
+    }
+
+    /// The method the rules see, or the precheck code that refuses the request. Frameworks honour a method
+    /// override on `POST` only (Express's `method-override`, Symfony and Laravel): the overrides a policy honours
+    /// are read there, must all name the same method and be one method token each; an override that differs from
+    /// the method on any other request is refused, as is an override the policy does not honour where an origin
+    /// would (a `_method` query parameter on `POST`). The override headers a policy does not honour never reach
+    /// the origin (they are stripped).
+    fn method<'a>(
+        &self,
+        facts: &RequestFacts<'a>,
+    ) -> Result<std::borrow::Cow<'a, str>, &'static str> {
+        use std::borrow::Cow;
+        let post = facts.method.eq_ignore_ascii_case("POST");
+        let query = facts
+            .query
+            .into_iter()
+            .flat_map(|q| jwt::query_values(q, METHOD_OVERRIDE_PARAM));
+        if !self.upstream.method_override {
+            if post && query.count() > 0 {
+                return Err(codes::METHOD_INVALID);
+            }
+            return Ok(Cow::Borrowed(facts.method));
+        }
+        let headers = METHOD_OVERRIDE_HEADERS
+            .iter()
+            .filter_map(|name| facts.headers.get(name))
+            .map(|m| Some(Cow::Borrowed(m.trim_matches([' ', '\t']))));
+        let params = query.map(|raw| jwt::form_decoded(raw).map(Cow::Owned));
+        let mut chosen: Option<Cow<'a, str>> = None;
+        for m in headers.chain(params) {
+            // A header sent twice arrives as `a, b`, which is no method token: refused like any other.
+            let Some(m) = m.filter(|m| m.parse::<scope::Method>().is_ok()) else {
+                return Err(codes::METHOD_INVALID);
+            };
+            match &chosen {
+                Some(first) if !first.eq_ignore_ascii_case(&m) => {
+                    return Err(codes::METHOD_INVALID)
+                }
+                Some(_) => {}
+                None => chosen = Some(m),
+            }
+        }
+        match chosen {
+            None => Ok(Cow::Borrowed(facts.method)),
+            Some(m) if post => Ok(m),
+            Some(m) if m.eq_ignore_ascii_case(facts.method) => Ok(Cow::Borrowed(facts.method)),
+            Some(_) => Err(codes::METHOD_INVALID),
+        }
     }
 
     /// Runs the rules in order.
@@ -465,7 +502,7 @@ impl Policy {
                     return None;
                 }
                 // Each source has its own prefix, so a header cannot be made to collide with an address.
-                let by_ip = || format!("ip:{}", seen.client_ip);
+                let by_ip = || client_key(seen.client_ip, limit.ipv6_prefix);
                 let key = match &limit.key {
                     LimitKey::ClientIp => by_ip(),
                     LimitKey::Header(h) => seen
@@ -515,7 +552,17 @@ impl Policy {
         let peer = headers
             .get("cf-connecting-ip")
             .ok_or(codes::CLIENT_IP_MISSING)?;
-        let peer = ip::parse_client_ip(peer).map_err(|_| codes::CLIENT_IP_INVALID)?;
+        let mut peer = ip::parse_client_ip(peer).map_err(|_| codes::CLIENT_IP_INVALID)?;
+        if is_pseudo_ipv4(peer) {
+            // Cloudflare's Pseudo IPv4 ("overwrite headers") puts a class E address in CF-Connecting-IP and the real
+            // IPv6 client in CF-Connecting-IPv6, which the edge sets itself in that mode. No real client has a class
+            // E address, so without a valid IPv6 there the request is refused rather than matched as a pseudo one.
+            peer = headers
+                .get("cf-connecting-ipv6")
+                .and_then(|v| ip::parse_client_ip(v).ok())
+                .filter(IpAddr::is_ipv6)
+                .ok_or(codes::CLIENT_IP_INVALID)?;
+        }
         let ClientIpSource::XForwardedFor { trusted } = &self.client_ip else {
             return Ok(peer);
         };
@@ -578,7 +625,7 @@ impl Policy {
             }),
             Cond::HostIs(patterns) => patterns.iter().any(|p| p.matches_normalized(seen.host)),
             Cond::Path(patterns) => patterns.iter().any(|p| p.matches(&seen.path)),
-            Cond::MethodIs(set) => set.contains(seen.method),
+            Cond::MethodIs(set) => set.contains(&seen.method),
             Cond::Token(t) => match seen.tokens.token(t.issuer) {
                 Ok(claims) => t
                     .claims
@@ -641,18 +688,38 @@ fn token_why(t: &TokenCond, tokens: &dyn TokenLookup) -> Why {
     }
 }
 
+/// The rate-limit key of a client address: IPv4 whole, IPv6 cut to its first `prefix` bits (`ip:2001:db8::/64`).
+fn client_key(ip: IpAddr, prefix: u8) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("ip:{net}/{prefix}")
+        }
+    }
+}
+
+/// Whether `ip` is in 240.0.0.0/4, where Cloudflare's Pseudo IPv4 maps IPv6 clients.
+fn is_pseudo_ipv4(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if v4.octets()[0] >= 240)
+}
+
 /// Longest claim value forwarded in a header, in bytes after encoding.
 pub const MAX_IDENTITY_VALUE: usize = 4096;
 
-/// A claim as a header value: strings (bytes outside printable ASCII, and `%`, percent-encoded so a value can
-/// neither break the header nor smuggle a second one), numbers and booleans as written, arrays of those joined
-/// with `,`. Objects, nulls and over-long values are not forwarded.
+/// A claim as a header value: strings (bytes outside printable ASCII, `%` and `,` percent-encoded so a value can
+/// neither break the header, nor smuggle a second one, nor look like two list elements), numbers and booleans as
+/// written, arrays of those joined with `,`: `["reader,admin"]` is `reader%2Cadmin`, `["reader", "admin"]` is
+/// `reader,admin`. Objects, nulls and over-long values are not forwarded.
 fn header_value(v: &serde_json::Value) -> Option<String> {
     fn scalar(v: &serde_json::Value, out: &mut String) -> Option<()> {
         match v {
             serde_json::Value::String(s) => {
                 for b in s.bytes() {
-                    if (b' '..=b'~').contains(&b) && b != b'%' {
+                    if (b' '..=b'~').contains(&b) && b != b'%' && b != b',' {
                         out.push(char::from(b));
                     } else {
                         out.push_str(&format!("%{b:02X}"));

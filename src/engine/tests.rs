@@ -411,6 +411,7 @@ fn run(policy: &Policy, cases: &[Case]) {
             method: c.method,
             host: c.host,
             path: c.path,
+            query: None,
             headers: &headers,
             country: c.country,
             asn: c.asn,
@@ -429,6 +430,7 @@ fn get<'a>(host: &'a str, path: &'a str, headers: &'a HeaderList) -> RequestFact
         method: "GET",
         host,
         path,
+        query: None,
         headers,
         country: None,
         asn: None,
@@ -670,6 +672,7 @@ fn denial_body_hides_what_it_should() {
         &RequestFacts {
             headers: &blocked,
             path: "/",
+            query: None,
             ..facts
         },
         UnixTime(0),
@@ -698,6 +701,7 @@ fn the_plan_is_what_the_worker_sends() {
             method,
             host: "api.example.com:8443",
             path,
+            query: None,
             headers: &headers,
             country: None,
             asn: None,
@@ -776,6 +780,12 @@ fn the_plan_is_what_the_worker_sends() {
             "-x-http-method-override",
             "-x-http-method",
             "-x-method-override",
+            "-x-original-url",
+            "-x-rewrite-url",
+            "-x-original-uri",
+            "-x-forwarded-uri",
+            "-x-forwarded-path",
+            "-x-forwarded-prefix",
             "vary: Origin",
             "access-control-allow-origin: https://app.example.com"
         ]
@@ -801,5 +811,289 @@ fn stripped_headers_cover_every_spelling_an_origin_reads() {
         ("authorization", false),
     ] {
         assert_eq!(render::is_stripped(&strip, name), want, "`{name}`");
+    }
+}
+
+/// A policy for the method-override cases: DELETE is denied, everything else allowed.
+fn override_policy(honoured: bool) -> Policy {
+    compile(&format!(
+        r#"{{ "version": 1, "upstream": {{ "method_override": {honoured} }},
+        "rules": [ {{ "id": "no-delete", "action": "deny", "when": {{ "method_is": "DELETE" }} }} ],
+        "default": {{ "action": "allow" }} }}"#
+    ))
+}
+
+/// (name, honoured, method, headers, query, expected code).
+type OverrideCase = (
+    &'static str,
+    bool,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Option<&'static str>,
+    &'static str,
+);
+
+#[rustfmt::skip]
+const OVERRIDE_CASES: &[OverrideCase] = &[
+    // Not honoured: the headers are stripped before forwarding (see the plan test), so they are ignored here.
+    ("off: header ignored", false, "POST", &[("x-http-method-override", "DELETE")], None, "allowed"),
+    ("off: delete denied", false, "DELETE", &[], None, "method_denied"),
+    // ... but `_method` in the query reaches the origin, which would honour it on POST: refused.
+    ("off: _method on post", false, "POST", &[], Some("_method=DELETE"), "method_invalid"),
+    ("off: _method same as method", false, "POST", &[], Some("_method=POST"), "method_invalid"),
+    ("off: _method php spelling", false, "POST", &[], Some("+_method=DELETE"), "method_invalid"),
+    ("off: _method array", false, "POST", &[], Some("a=1&_method[]=DELETE"), "method_invalid"),
+    ("off: _method case variant", false, "POST", &[], Some("_METHOD=DELETE"), "method_invalid"),
+    ("off: _method on get is inert", false, "GET", &[], Some("_method=DELETE"), "allowed"),
+    ("off: other parameter", false, "POST", &[], Some("method=DELETE&x_method=DELETE"), "allowed"),
+    // Honoured: on POST only, every override must agree.
+    ("on: header on post", true, "POST", &[("x-http-method-override", "DELETE")], None, "method_denied"),
+    ("on: lower-case header value", true, "POST", &[("x-http-method-override", "delete")], None, "method_denied"),
+    ("on: x-http-method", true, "POST", &[("x-http-method", "DELETE")], None, "method_denied"),
+    ("on: x-method-override", true, "POST", &[("x-method-override", "DELETE")], None, "method_denied"),
+    ("on: _method on post", true, "POST", &[], Some("_method=DELETE"), "method_denied"),
+    ("on: _method encoded", true, "POST", &[], Some("_method=DEL%45TE"), "method_denied"),
+    ("on: override to get", true, "POST", &[("x-http-method-override", "GET")], None, "allowed"),
+    ("on: overrides agree", true, "POST", &[("x-http-method-override", "GET"), ("x-http-method", "get")], Some("_method=GET"), "allowed"),
+    ("on: headers disagree", true, "POST", &[("x-http-method-override", "GET"), ("x-http-method", "DELETE")], None, "method_invalid"),
+    ("on: header and _method disagree", true, "POST", &[("x-http-method-override", "GET")], Some("_method=DELETE"), "method_invalid"),
+    ("on: two _method disagree", true, "POST", &[], Some("_method=GET&_method=DELETE"), "method_invalid"),
+    ("on: header twice", true, "POST", &[("x-http-method-override", "GET"), ("x-http-method-override", "DELETE")], None, "method_invalid"),
+    ("on: not a token", true, "POST", &[("x-http-method-override", "GET X")], None, "method_invalid"),
+    ("on: empty", true, "POST", &[("x-http-method-override", " ")], None, "method_invalid"),
+    ("on: _method not utf-8", true, "POST", &[], Some("_method=%FF"), "method_invalid"),
+    // Frameworks honour overrides on POST only: a DELETE that claims to be a GET is a DELETE, and refused.
+    ("on: delete claiming get", true, "DELETE", &[("x-http-method-override", "GET")], None, "method_invalid"),
+    ("on: get claiming delete", true, "GET", &[("x-http-method-override", "DELETE")], None, "method_invalid"),
+    ("on: put with _method", true, "PUT", &[], Some("_method=GET"), "method_invalid"),
+    ("on: override naming the method", true, "GET", &[("x-http-method-override", "get")], None, "allowed"),
+    ("on: delete without override", true, "DELETE", &[], None, "method_denied"),
+];
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn method_overrides_are_read_as_frameworks_read_them() {
+    let policies = [override_policy(false), override_policy(true)];
+    for &(name, honoured, method, pairs, query, want) in OVERRIDE_CASES {
+        let mut all = vec![IP_OK];
+        all.extend_from_slice(pairs);
+        let headers = HeaderList::from_pairs(all);
+        let facts = RequestFacts {
+            method,
+            query,
+            ..get("api.example.com", "/x", &headers)
+        };
+        let d = policies[usize::from(honoured)].evaluate(&facts, UnixTime(0));
+        assert_eq!(d.code, want, "case `{name}`");
+        assert_eq!(d.blocks(), want != "allowed", "case `{name}`");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn pseudo_ipv4_is_read_as_the_real_ipv6_client() {
+    let policy = compile(POLICY);
+    // (name, headers, blocks, code, client IP the decision used)
+    let rows: &[(&str, &[(&str, &str)], bool, &str, Option<&str>)] = &[
+        (
+            "pseudo with blocked v6",
+            &[
+                ("cf-connecting-ip", "240.1.2.3"),
+                ("cf-connecting-ipv6", "2001:db8:bad::1"),
+            ],
+            true,
+            "ip_denied",
+            Some("2001:db8:bad::1"),
+        ),
+        (
+            "pseudo with good v6",
+            &[
+                ("cf-connecting-ip", "250.9.9.9"),
+                ("cf-connecting-ipv6", "2001:db8:beef::1"),
+            ],
+            false,
+            "allowed",
+            Some("2001:db8:beef::1"),
+        ),
+        (
+            "top of class e",
+            &[
+                ("cf-connecting-ip", "255.255.255.255"),
+                ("cf-connecting-ipv6", "2001:db8:bad::2"),
+            ],
+            true,
+            "ip_denied",
+            Some("2001:db8:bad::2"),
+        ),
+        (
+            "pseudo without v6",
+            &[("cf-connecting-ip", "240.1.2.3")],
+            true,
+            "client_ip_invalid",
+            None,
+        ),
+        (
+            "pseudo with garbage v6",
+            &[
+                ("cf-connecting-ip", "240.1.2.3"),
+                ("cf-connecting-ipv6", "nope"),
+            ],
+            true,
+            "client_ip_invalid",
+            None,
+        ),
+        (
+            "pseudo with v4 in the v6 header",
+            &[
+                ("cf-connecting-ip", "240.1.2.3"),
+                ("cf-connecting-ipv6", "192.0.2.1"),
+            ],
+            true,
+            "client_ip_invalid",
+            None,
+        ),
+        (
+            "pseudo with mapped v4 in the v6 header",
+            &[
+                ("cf-connecting-ip", "240.1.2.3"),
+                ("cf-connecting-ipv6", "::ffff:198.51.100.7"),
+            ],
+            true,
+            "client_ip_invalid",
+            None,
+        ),
+        (
+            "below class e",
+            &[
+                ("cf-connecting-ip", "239.255.255.255"),
+                ("cf-connecting-ipv6", "2001:db8:bad::1"),
+            ],
+            false,
+            "allowed",
+            Some("239.255.255.255"),
+        ),
+        // A client-set CF-Connecting-IPv6 is never read for a real IPv4 client.
+        (
+            "v6 header ignored for real v4",
+            &[
+                ("cf-connecting-ip", "192.0.2.1"),
+                ("cf-connecting-ipv6", "2001:db8:beef::1"),
+            ],
+            true,
+            "ip_denied",
+            Some("192.0.2.1"),
+        ),
+    ];
+    for &(name, pairs, blocks, code, ip) in rows {
+        let headers = HeaderList::from_pairs(pairs.iter().copied());
+        let d = policy.evaluate(&get("api.example.com", "/x", &headers), UnixTime(0));
+        assert_eq!((d.blocks(), d.code), (blocks, code), "case `{name}`");
+        assert_eq!(
+            d.client_ip.map(|i| i.to_string()).as_deref(),
+            ip,
+            "case `{name}`"
+        );
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn rate_limit_keys_count_an_ipv6_network_as_one_client() {
+    let policy = compile(
+        r#"{ "version": 1, "rules": [
+        { "id": "by-64", "action": "limit", "limit": { "binding": "L" } },
+        { "id": "by-128", "action": "limit", "limit": { "binding": "L", "ipv6_prefix": 128 } },
+        { "id": "by-48", "action": "limit", "limit": { "binding": "L", "ipv6_prefix": 48, "key": { "header": "X-Key" } } } ],
+        "default": { "action": "allow" } }"#,
+    );
+    let keys = |ip: &'static str| {
+        let headers = HeaderList::from_pairs([("cf-connecting-ip", ip)]);
+        policy
+            .limit_checks(&get("api.example.com", "/", &headers))
+            .into_iter()
+            .map(|c| c.key)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+        [
+            "by-64|ip:2001:db8:1:2::/64",
+            "by-128|ip:2001:db8:1:2:aaaa:bbbb:cccc:dddd/128",
+            "by-48|ip:2001:db8:1::/48"
+        ]
+    );
+    assert_eq!(keys("2001:db8:1:2::9")[0], "by-64|ip:2001:db8:1:2::/64");
+    assert_eq!(
+        keys("198.51.100.7"),
+        [
+            "by-64|ip:198.51.100.7",
+            "by-128|ip:198.51.100.7",
+            "by-48|ip:198.51.100.7"
+        ]
+    );
+    for bad in ["31", "129"] {
+        let text = format!(
+            r#"{{ "version": 1, "rules": [ {{ "id": "l", "action": "limit", "limit": {{ "binding": "L", "ipv6_prefix": {bad} }} }} ], "default": {{ "action": "allow" }} }}"#
+        );
+        let err = Policy::compile(&text, "t.json")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("must be 32 to 128 bits")),
+            "{bad}: {err:?}"
+        );
+    }
+}
+
+/// One issuer's verified claims, for the identity cases.
+struct Verified(crate::token::jwt::Claims);
+
+impl TokenLookup for Verified {
+    fn token(&self, _issuer: usize) -> Result<&crate::token::jwt::Claims, TokenError> {
+        Ok(&self.0)
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn forwarded_claims_cannot_look_like_two_values() {
+    let policy = compile(
+        r#"{ "version": 1, "issuers": { "t": { "issuer": "https://t", "audiences": ["a"], "algorithms": ["HS256"],
+        "hmac_secrets": ["S"], "forward_claims": { "roles": "X-Roles", "sub": "X-Sub" } } },
+        "default": { "action": "allow" } }"#,
+    );
+    let rows: &[(&str, &str, &str)] = &[
+        (
+            r#"["reader,admin"]"#,
+            "reader%2Cadmin",
+            "one element with a comma",
+        ),
+        (r#"["reader", "admin"]"#, "reader,admin", "two elements"),
+        (r#"["a%2Cb"]"#, "a%252Cb", "an element that looks encoded"),
+        (r#"[1, true, "x y"]"#, "1,true,x y", "scalars"),
+        (
+            r#""reader,admin""#,
+            "reader%2Cadmin",
+            "a string with a comma",
+        ),
+    ];
+    for &(roles, want, name) in rows {
+        let claims = crate::token::jwt::Claims::from_json(
+            format!(r#"{{"sub": "s,1", "roles": {roles}}}"#).as_bytes(),
+        )
+        .unwrap();
+        let tokens = Verified(claims);
+        let headers = HeaderList::from_pairs([IP_OK]);
+        let facts = RequestFacts {
+            tokens: &tokens,
+            ..get("api.example.com", "/", &headers)
+        };
+        let d = policy.evaluate(&facts, UnixTime(0));
+        assert_eq!(
+            d.identity,
+            [("x-roles", want.to_owned()), ("x-sub", "s%2C1".to_owned())],
+            "{name}"
+        );
     }
 }

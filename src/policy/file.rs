@@ -178,6 +178,12 @@ pub struct UpstreamSpec {
     /// before forwarding, so an origin cannot be told a method the rules did not see.
     #[serde(default)]
     pub method_override: bool,
+    /// Pass on `X-Original-URL`, `X-Rewrite-URL` and the other headers some origins route by instead of the
+    /// request line (IIS setups, older Symfony and Zend: the CVE-2018-14773 class; Spring's
+    /// `X-Forwarded-Prefix`). Default false: they are removed from every request, because the rules matched the
+    /// path, not them. Only set this when a proxy of yours behind the filter sets them itself.
+    #[serde(default)]
+    pub forward_path_override_headers: bool,
 }
 
 /// A rate limit: a Workers Rate Limiting binding and what counts as one client.
@@ -193,6 +199,10 @@ pub struct LimitSpec {
     /// The binding's period (10 or 60), sent as `Retry-After`. Default 60.
     #[serde(default)]
     pub period_seconds: Option<u32>,
+    /// How much of an IPv6 client address counts as one client (32 to 128). Default 64: one customer's network
+    /// usually gets a whole /64, so counting /128s would hand a single client 2^64 keys. IPv4 addresses count whole.
+    #[serde(default)]
+    pub ipv6_prefix: Option<u8>,
 }
 
 /// What a rate limit counts by.

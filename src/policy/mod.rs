@@ -143,6 +143,22 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-method-override",
 ];
 
+/// Headers some origins route by instead of the request line (IIS URL Rewrite with Symfony or Zend:
+/// CVE-2018-14773; nginx's `auth_request` convention; Traefik; Spring's `ForwardedHeaderFilter`). Removed from
+/// every request unless `upstream.forward_path_override_headers`.
+pub const PATH_OVERRIDE_HEADERS: [&str; 6] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-forwarded-prefix",
+];
+
+/// The query parameter Laravel, Symfony and Express's `methodOverride('_method')` read as a method override on
+/// `POST` (in every spelling PHP reads as this name).
+pub const METHOD_OVERRIDE_PARAM: &str = "_method";
+
 /// Default upstream timeout, in seconds.
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: u32 = 30;
 /// Default CORS preflight cache time, in seconds.
@@ -154,7 +170,12 @@ pub(crate) struct Limit {
     pub binding: String,
     pub key: LimitKey,
     pub period_seconds: u32,
+    /// Leading bits of an IPv6 client address that identify a client.
+    pub ipv6_prefix: u8,
 }
+
+/// Default `limit.ipv6_prefix`.
+pub const DEFAULT_LIMIT_IPV6_PREFIX: u8 = 64;
 
 /// What a rate limit counts by.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -524,7 +545,7 @@ pub struct PrecompiledIpList {
 
 /// The first bytes of [`Policy::to_compiled`]'s output. Bump the digit whenever a compiled type changes shape, so a
 /// stale compiled policy is refused rather than misread.
-const COMPILED_TAG: &[u8; 4] = b"EAC1";
+const COMPILED_TAG: &[u8; 4] = b"EAC2";
 
 /// Why [`Policy::from_compiled`] refused its input. Never seen with a policy this build compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -924,7 +945,11 @@ impl<'p> Compiler<'p> {
         self.unused_lists(file);
         self.shadowing(&rules, file);
 
-        let mut header_names: Vec<String> = vec!["cf-connecting-ip".into(), "origin".into()];
+        let mut header_names: Vec<String> = vec![
+            "cf-connecting-ip".into(),
+            "cf-connecting-ipv6".into(),
+            "origin".into(),
+        ];
         if matches!(client_ip, Some(ClientIpSource::XForwardedFor { .. })) {
             header_names.push("x-forwarded-for".into());
         }
@@ -949,6 +974,10 @@ impl<'p> Compiler<'p> {
             // Ignored for matching, so never passed on either: the origin must not act on a method the rules
             // did not see.
             strip_headers.extend(METHOD_OVERRIDE_HEADERS.iter().map(|h| (*h).to_owned()));
+        }
+        if !file.upstream.forward_path_override_headers {
+            // The rules matched the request line; an origin that routes by one of these would serve another path.
+            strip_headers.extend(PATH_OVERRIDE_HEADERS.iter().map(|h| (*h).to_owned()));
         }
         for rule in &rules {
             if let Some(Limit {
@@ -2112,10 +2141,18 @@ impl<'p> Compiler<'p> {
                 })
             })?,
         };
+        let ipv6_prefix = spec.ipv6_prefix.unwrap_or(DEFAULT_LIMIT_IPV6_PREFIX);
+        if !(32..=128).contains(&ipv6_prefix) {
+            self.error(
+                &["ipv6_prefix"],
+                format!("`{ipv6_prefix}` must be 32 to 128 bits"),
+            );
+        }
         Some(Limit {
             binding,
             key,
             period_seconds: period,
+            ipv6_prefix,
         })
     }
 

@@ -156,8 +156,12 @@ pub enum PathError {
 ///
 /// `raw` is the path only (no query, no fragment). Steps, in order of the checks:
 /// - it must be non-empty and start with `/`; a raw `?` or `#` is an error;
-/// - percent-escapes must be `%` + two hex digits; escapes of unreserved characters (ALPHA DIGIT `-` `.` `_` `~`)
-///   are decoded (`/%61dmin` -> `/admin`), all other escapes are kept with upper-case hex (`%c3%a9` -> `%C3%A9`);
+/// - percent-escapes must be `%` + two hex digits; escapes of characters that carry no structure in a path are
+///   decoded, as nginx, Go's `net/http`, Spring, Kestrel and WSGI servers decode them before routing: the
+///   unreserved characters (ALPHA DIGIT `-` `.` `_` `~`, so `/%61dmin` -> `/admin`), the sub-delimiters but `;`
+///   (`!` `$` `&` `'` `(` `)` `*` `+` `,` `=`), `:` and `@` (`/v1/keys%3Arotate` -> `/v1/keys:rotate`). The
+///   structural escapes (`%2F`, `%5C`, `%3F`, `%23`, `%25`, `%3B`) and bytes that are not allowed raw are kept
+///   with upper-case hex (`%c3%a9` -> `%C3%A9`), or refused as below;
 /// - refused: `%2F`, `%5C`, a raw `\`, control characters raw or encoded (0x00-0x1F, 0x7F);
 /// - the fully percent-decoded byte sequence must be valid UTF-8 (refuses overlong `%C0%AE`, `%E0%80%AE`);
 /// - `;` and `%3B` are refused unless [`PathOptions::allow_semicolons`]; dot segments with parameters (`..;x`) are
@@ -176,7 +180,8 @@ pub enum PathError {
 /// The result is canonical: `normalize_path(normalize_path(p)) == normalize_path(p)`, and it is
 /// [`Cow::Borrowed`] whenever nothing changed (the common case allocates nothing). Linear in the path length.
 ///
-/// Raw reserved characters and their escapes stay distinct (`:` is not `%3A`), as RFC 3986 says.
+/// So `:` and `%3A` are the same path here, although RFC 3986 says they may differ: every common origin reads
+/// them alike, and a rule on `/v1/keys:rotate` must cover the spelling an attacker picks.
 pub fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow<'a, str>, PathError> {
     match raw.as_bytes().first() {
         None => return Err(PathError::Empty),
@@ -192,6 +197,18 @@ pub fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow<'a, st
 
 const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Whether an escape of `b` is decoded for matching: the unreserved characters, the sub-delimiters but `;`, `:`
+/// and `@`. Origins decode these before routing, and none of them separates, ends or escapes anything in a path.
+/// Kept: `%2F` `%5C` `%3F` `%23` `%25` `%3B` (structure) and whatever [`needs_encoding`] (raw it would be
+/// escaped again).
+pub const fn is_decoded_escape(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'
+        )
 }
 
 /// Bytes that RFC 3986 does not allow raw in a path (and that are not refused outright): they are percent-encoded.
@@ -418,7 +435,7 @@ fn scan(raw: &str, opts: &PathOptions) -> Result<bool, PathError> {
                 let lower_hex = bytes
                     .get(i + 1..i + 3)
                     .is_some_and(|h| h.iter().any(u8::is_ascii_lowercase));
-                changed |= is_unreserved(v) || lower_hex;
+                changed |= is_decoded_escape(v) || lower_hex;
                 utf8.feed(v, i)
                     .map_err(|at| PathError::InvalidUtf8 { at })?;
                 seg.push(v, true);
@@ -536,7 +553,7 @@ fn canon_segment(seg: &str, opts: &PathOptions, out: &mut String) {
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
             if let Some(v) = decode_escape(bytes, i) {
-                if is_unreserved(v) {
+                if is_decoded_escape(v) {
                     out.push(char::from(fold(v)));
                 } else {
                     push_escape(out, v);
@@ -602,6 +619,15 @@ pub enum PathPatternError {
         pattern: String,
         /// The offending segment.
         segment: String,
+    },
+    /// `%2A` in a glob: a request's `%2A` is read as `*`, so the escape cannot stand for a literal `*` here.
+    #[error(
+        "glob `{pattern}` contains `%2A`, an escaped `*`: requests' `%2A` is read as `*`, and a glob has no \
+         literal `*` (use `path_is` for a path with `*` in it)"
+    )]
+    EncodedStarInGlob {
+        /// The pattern.
+        pattern: String,
     },
     /// A `.` or `..` segment in a glob (resolving it would change what the wildcards cover).
     #[error("glob `{pattern}` contains a `.` or `..` segment")]
@@ -731,6 +757,11 @@ impl PathPattern {
     /// typical globs.
     pub fn glob(raw: &str, opts: &PathOptions) -> Result<Self, PathPatternError> {
         let norm = normalize_pattern(raw, opts)?;
+        if raw.to_ascii_uppercase().contains("%2A") {
+            return Err(PathPatternError::EncodedStarInGlob {
+                pattern: shown(raw),
+            });
+        }
         if raw.split('/').any(|s| s == "." || s == "..") {
             return Err(PathPatternError::DotSegmentInGlob {
                 pattern: shown(raw),
@@ -1403,15 +1434,22 @@ mod tests {
         ("\\admin", DEF, Err("path does not start with `/`")),
         ("/a?b", DEF, Err("`?` at byte 2 starts a query or fragment, which a path must not contain")),
         ("/a#b", DEF, Err("`#` at byte 2 starts a query or fragment, which a path must not contain")),
-        // unreserved escapes decoded, others kept upper-case
+        // escapes of unreserved characters, sub-delimiters but `;`, `:` and `@` decoded; others kept upper-case
         ("/%61dmin", DEF, Ok("/admin")),
         ("/adm%69n", DEF, Ok("/admin")),
         ("/%7Euser", DEF, Ok("/~user")),
         ("/%7euser", DEF, Ok("/~user")),
         ("/a%2Db%5Fc%2E", DEF, Ok("/a-b_c.")),
         ("/caf%c3%a9", DEF, Ok("/caf%C3%A9")),
-        ("/a%3ab", DEF, Ok("/a%3Ab")),
-        ("/a%2a", DEF, Ok("/a%2A")),
+        ("/a%3ab", DEF, Ok("/a:b")),
+        ("/a%2a", DEF, Ok("/a*")),
+        ("/v1/keys%3Arotate", DEF, Ok("/v1/keys:rotate")),
+        ("/odata/%24batch", DEF, Ok("/odata/$batch")),
+        ("/users/%40admin", DEF, Ok("/users/@admin")),
+        ("/%21%24%26%27%28%29%2A%2B%2C%3D%3A%40", DEF, Ok("/!$&'()*+,=:@")),
+        ("/a%3F%23%25b", DEF, Ok("/a%3F%23%25b")),
+        ("/a%20b%22%3C%3E%5B%5D%5E%60%7B%7C%7D", DEF, Ok("/a%20b%22%3C%3E%5B%5D%5E%60%7B%7C%7D")),
+        ("/a%3bb", SEMI, Ok("/a%3Bb")),
         ("/%41DMIN", DEF, Ok("/ADMIN")),
         // malformed escapes
         ("/a%zz", DEF, Err("malformed percent-escape `%zz` at byte 2 (expected `%` and two hex digits)")),
@@ -1700,8 +1738,43 @@ mod tests {
         (Kind::Glob, "/caf*", DEF, "/café", true),
         (Kind::Glob, "/API/*", CI, "/api/X", true),
         (Kind::Glob, "/api/*", DEF, "/API/x", false),
-        (Kind::Glob, "/a%2a", DEF, "/ab", false),
-        (Kind::Glob, "/a%2A", DEF, "/a%2a", true),
+        (Kind::Exact, "/a%2A", DEF, "/a%2a", true),
+        (Kind::Exact, "/a%2A", DEF, "/a*", true),
+        (Kind::Exact, "/a%2A", DEF, "/ab", false),
+        (Kind::Glob, "/a*", DEF, "/a%2a", true),
+        // Escapes origins decode before routing match their characters, both ways.
+        (
+            Kind::Exact,
+            "/v1/keys:rotate",
+            DEF,
+            "/v1/keys%3Arotate",
+            true,
+        ),
+        (
+            Kind::Exact,
+            "/v1/keys%3arotate",
+            DEF,
+            "/v1/keys:rotate",
+            true,
+        ),
+        (Kind::Exact, "/odata/$batch", DEF, "/odata/%24batch", true),
+        (
+            Kind::Under,
+            "/users/@admin",
+            DEF,
+            "/users/%40admin/keys",
+            true,
+        ),
+        (
+            Kind::Glob,
+            "/files/*/(copy)",
+            DEF,
+            "/files/x/%28copy%29",
+            true,
+        ),
+        (Kind::Exact, "/a+b", DEF, "/a%2Bb", true),
+        (Kind::Exact, "/a+b", DEF, "/a%20b", false),
+        (Kind::Exact, "/a%3Fb", DEF, "/a%3fb", true),
     ];
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -1737,6 +1810,7 @@ mod tests {
         (Kind::Glob, "/***", "glob `/***` has segment `***`: `**` must be a whole segment"),
         (Kind::Glob, "/a/**/../b", "glob `/a/**/../b` contains a `.` or `..` segment"),
         (Kind::Glob, "/a/./*", "glob `/a/./*` contains a `.` or `..` segment"),
+        (Kind::Glob, "/a%2a", "glob `/a%2a` contains `%2A`, an escaped `*`: requests' `%2A` is read as `*`, and a glob has no literal `*` (use `path_is` for a path with `*` in it)"),
         (Kind::Glob, "/*%A9", "path pattern `/*%A9` is invalid: percent-decoded path is not valid utf-8 at byte 2 (malformed or overlong encoding)"),
         (Kind::Glob, "/a\tb", "path pattern `/a\\tb` is invalid: control character 0x09 at byte 2 is refused"),
         (Kind::Glob, "/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*", "glob `/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*` has 17 wildcards, more than the limit of 16"),

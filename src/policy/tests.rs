@@ -470,7 +470,14 @@ fn identity_headers_are_always_stripped() {
             // Method overrides are ignored for matching unless the policy honours them, so never passed on.
             "x-http-method-override",
             "x-http-method",
-            "x-method-override"
+            "x-method-override",
+            // The rules matched the request line, so no origin may route by these instead.
+            "x-original-url",
+            "x-rewrite-url",
+            "x-original-uri",
+            "x-forwarded-uri",
+            "x-forwarded-path",
+            "x-forwarded-prefix"
         ]
     );
     assert!(
@@ -478,6 +485,20 @@ fn identity_headers_are_always_stripped() {
         "an issuer that forwards claims is in use: {:?}",
         c.warnings
     );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn path_override_headers_pass_only_when_the_policy_says() {
+    let strip = |upstream: &str| {
+        let text = format!(
+            r#"{{ "version": 1, "upstream": {upstream}, "default": {{ "action": "allow" }} }}"#
+        );
+        Policy::compile(&text, "p.json").unwrap().policy.strip_headers().to_vec()
+    };
+    assert!(strip("{}").iter().any(|h| h == "x-original-url"));
+    let kept = strip(r#"{ "forward_path_override_headers": true, "method_override": true }"#);
+    assert!(kept.is_empty(), "{kept:?}");
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]

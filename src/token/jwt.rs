@@ -684,7 +684,10 @@ pub enum TokenSource {
 ///   (`Digest`, AWS SigV4) ambiguous wherever this source is configured.
 /// - [`TokenSource::Header`]: the value trimmed of spaces and tabs; empty → no token; a comma → ambiguous.
 /// - [`TokenSource::Cookie`]: the `cookie` header as `;`-separated `name=value` pairs (spaces optional), the
-///   value trimmed and unwrapped from one pair of double quotes; empty → no token; a comma in it → ambiguous.
+///   value trimmed and unwrapped from one pair of double quotes; empty → no token; a comma in it → ambiguous;
+///   the name appearing after a `,`, space or tab inside another cookie's value (`theme=dark, tok=x`,
+///   `theme=dark tok=x`, or a second `Cookie` line joined with `, `) → ambiguous, because Python's
+///   `http.cookies` and other parsers read a cookie there and the rest read none.
 /// - [`TokenSource::Query`]: `&`-separated pairs; a name matches when it percent-decodes to the configured
 ///   name; the value is percent-decoded (a `%` not followed by two hex digits, or a result that is not UTF-8
 ///   → ambiguous), and `+` stays `+`: it is not decoded to a space here because `+` belongs to base64 alphabets
@@ -692,8 +695,10 @@ pub enum TokenSource {
 ///
 /// For cookies and query parameters, the name occurring more than once → ambiguous. Names that common origin
 /// frameworks would read as the same one count as occurrences, and a look-alike alone is taken as the token (the
-/// origin would read it as that cookie or parameter): names equal after percent-decoding, ASCII case-folding and
-/// mapping ` `, `.` and `[` to `_` (PHP's rules), and, in the query, `+` read as a space. So `access%5Ftoken=a&access_token=b` and
+/// origin would read it as that cookie or parameter): names equal after percent-decoding (in the query, `+` read
+/// as a space), dropping leading spaces, cutting at a NUL or at a `[` that a `]` follows, ASCII case-folding and
+/// reading ` `, `.` and a lone `[` as `_` (PHP's and `qs`'s rules, see [`OriginName`]). So
+/// `access%5Ftoken=a&access_token=b`, `+access_token=a&access_token=b`, `access_token[]=a&access_token=b` and
 /// `Tok=a; tok=b` are ambiguous rather than a chance for the filter and the origin to read different tokens.
 ///
 /// Allocates only to percent-decode a query value that has escapes.
@@ -786,6 +791,17 @@ fn from_cookie<'a>(cookies: &'a str, name: &str) -> Result<Option<&'a str>, Toke
         let Some((raw_name, raw_value)) = pair.split_once('=') else {
             continue;
         };
+        // Python's `http.cookies` and other parsers of the RFC 2109 era also split on `,` and white space, and a
+        // second `Cookie` line arrives joined with `, `: a cookie of this name after one of those is a cookie to
+        // some origins and part of another cookie's value to others.
+        let hidden = raw_value
+            .split([',', ' ', '\t'])
+            .skip(1)
+            .filter_map(|piece| piece.split_once('='))
+            .any(|(n, _)| names_collide(n, name, false));
+        if hidden {
+            return Err(TokenError::Ambiguous);
+        }
         let raw_name = trim_ows(raw_name);
         let exact = raw_name == name;
         if !exact && !names_collide(raw_name, name, false) {
@@ -877,11 +893,11 @@ fn percent_decode(raw: &str) -> Result<Cow<'_, str>, TokenError> {
 }
 
 /// Lenient percent-decoding as a byte iterator (an invalid escape stays literal), optionally reading `+` as a
-/// space, optionally folding names the way origin frameworks do (ASCII lower-case; ` `, `.`, `[` to `_`).
+/// space.
+#[derive(Clone)]
 struct DecodedBytes<'s> {
     rest: &'s [u8],
     plus_is_space: bool,
-    fold: bool,
 }
 
 impl Iterator for DecodedBytes<'_> {
@@ -898,37 +914,106 @@ impl Iterator for DecodedBytes<'_> {
             [] => return None,
         };
         self.rest = rest;
-        Some(if self.fold {
-            match byte.to_ascii_lowercase() {
-                b' ' | b'.' | b'[' => b'_',
-                other => other,
-            }
-        } else {
-            byte
-        })
+        Some(byte)
     }
 }
 
-fn decoded_bytes(s: &str, plus_is_space: bool, fold: bool) -> DecodedBytes<'_> {
+fn decoded_bytes(s: &str, plus_is_space: bool) -> DecodedBytes<'_> {
     DecodedBytes {
         rest: s.as_bytes(),
         plus_is_space,
-        fold,
+    }
+}
+
+/// The name some common origin framework reads for the query parameter or cookie written `raw`, folded so that
+/// names any of them reads as the same compare equal, without allocating:
+/// - percent-decoded (an invalid escape stays literal; in the query, `+` is a space);
+/// - leading spaces dropped and the name cut at the first NUL (PHP: ` access_token`, `+access_token` and
+///   `access_token%00x` are `access_token`);
+/// - cut at a `[` that a `]` follows (PHP and Express's `qs` read `access_token[]` and `access_token[x]` as the
+///   array `access_token`); a `[` without one reads as `_` (PHP);
+/// - ASCII lower-cased (ASP.NET Core folds cookie and query names), ` ` and `.` read as `_` (PHP).
+#[derive(Clone)]
+struct OriginName<'s> {
+    bytes: DecodedBytes<'s>,
+    started: bool,
+    done: bool,
+}
+
+impl Iterator for OriginName<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let b = self.bytes.next()?;
+            if !self.started && b == b' ' {
+                continue;
+            }
+            self.started = true;
+            return match b {
+                0 => {
+                    self.done = true;
+                    None
+                }
+                b'[' => {
+                    let closed = self
+                        .bytes
+                        .clone()
+                        .take_while(|&c| c != 0)
+                        .any(|c| c == b']');
+                    if closed {
+                        self.done = true;
+                        None
+                    } else {
+                        Some(b'_')
+                    }
+                }
+                b' ' | b'.' => Some(b'_'),
+                other => Some(other.to_ascii_lowercase()),
+            };
+        }
+    }
+}
+
+fn origin_name(raw: &str, plus_is_space: bool) -> OriginName<'_> {
+    OriginName {
+        bytes: decoded_bytes(raw, plus_is_space),
+        started: false,
+        done: false,
     }
 }
 
 /// Whether the query parameter name `raw` percent-decodes to exactly `name`.
 fn percent_decoded_equals(raw: &str, name: &str) -> bool {
     if raw.contains('%') {
-        decoded_bytes(raw, false, false).eq(name.bytes())
+        decoded_bytes(raw, false).eq(name.bytes())
     } else {
         raw == name
     }
 }
 
-/// Whether an origin framework could read `raw` as the parameter or cookie `name` (see [`extract`]).
+/// Whether an origin framework could read `raw` as the parameter or cookie `name` (see [`origin_name`]).
 fn names_collide(raw: &str, name: &str, plus_is_space: bool) -> bool {
-    decoded_bytes(raw, plus_is_space, true).eq(decoded_bytes(name, plus_is_space, true))
+    origin_name(raw, plus_is_space).eq(origin_name(name, plus_is_space))
+}
+
+/// Values of the query parameters that some common origin framework reads as `name` (see [`origin_name`]), as
+/// written (not decoded). The method-override check reads `_method` with it.
+pub fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .filter(move |(raw_name, _)| names_collide(raw_name, name, true))
+        .map(|(_, value)| value)
+}
+
+/// A query value percent-decoded with `+` as a space, as form decoders read it; `None` when it is not UTF-8.
+pub fn form_decoded(raw: &str) -> Option<String> {
+    String::from_utf8(decoded_bytes(raw, true).collect()).ok()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1722,6 +1807,16 @@ mod tests {
         ("cookie name inside value", COOKIE, &[("cookie", "other=tok=abc")], None, Ok(None)),
         ("cookie without equals ignored", COOKIE, &[("cookie", "tok; tok=abc")], None, Ok(Some("abc"))),
         ("cookie combined headers", COOKIE, &[("cookie", "tok=abc, tok=def")], None, AMB),
+        // Python's http.cookies (and a second Cookie line, joined with `, `) read a cookie after `,` or a space.
+        ("cookie after comma in another value", COOKIE, &[("cookie", "theme=dark, tok=abc")], None, AMB),
+        ("cookie after space in another value", COOKIE, &[("cookie", "theme=dark tok=abc")], None, AMB),
+        ("cookie after tab in another value", COOKIE, &[("cookie", "theme=dark\ttok=abc")], None, AMB),
+        ("cookie look-alike after comma", COOKIE, &[("cookie", "theme=dark,TOK=abc; tok=abc")], None, AMB),
+        ("cookie second line without it", COOKIE, &[("cookie", "tok=abc, theme=dark")], None, AMB),
+        ("cookie second line with it", COOKIE, &[("cookie", "theme=dark, tok=abc")], None, AMB),
+        ("cookie other name after comma", COOKIE, &[("cookie", "tok=abc; theme=dark, lang=en")], None, Ok(Some("abc"))),
+        ("cookie php leading space plus exact", AT_COOKIE, &[("cookie", "a=1;%20access_token=x; access_token=y")], None, AMB),
+        ("cookie php array plus exact", AT_COOKIE, &[("cookie", "access_token[]=x; access_token=y")], None, AMB),
         ("cookie absent", COOKIE, &[("cookie", "a=1")], None, Ok(None)),
         // Query
         ("query", QUERY, &[], Some("access_token=abc"), Ok(Some("abc"))),
@@ -1745,6 +1840,18 @@ mod tests {
         ("query case variant alone", QUERY, &[], Some("Access_Token=x"), Ok(Some("x"))),
         ("query php bracket plus exact", QUERY, &[], Some("access[token=x&access_token=y"), AMB),
         ("query plus-space name plus exact", QUERY, &[], Some("access+token=x&access_token=y"), AMB),
+        // PHP: leading spaces dropped, cut at NUL, `[]` arrays; qs: `[]` and `[x]` arrays.
+        ("query php leading space plus exact", QUERY, &[], Some("%20access_token=x&access_token=y"), AMB),
+        ("query php leading plus plus exact", QUERY, &[], Some("+access_token=x&access_token=y"), AMB),
+        ("query php nul plus exact", QUERY, &[], Some("access_token%00x=x&access_token=y"), AMB),
+        ("query php array plus exact", QUERY, &[], Some("access_token[]=x&access_token=y"), AMB),
+        ("query php indexed array plus exact", QUERY, &[], Some("access_token%5B0%5D=x&access_token=y"), AMB),
+        ("query php array alone", QUERY, &[], Some("access_token[]=x"), Ok(Some("x"))),
+        ("query php leading plus alone", QUERY, &[], Some("+access_token=x"), Ok(Some("x"))),
+        ("query php nul alone", QUERY, &[], Some("access_token%00x=x"), Ok(Some("x"))),
+        ("query lone bracket is underscore", QUERY, &[], Some("access[token=x"), Ok(Some("x"))),
+        ("query inner space is not dropped", QUERY, &[], Some("access_%20token=x"), Ok(None)),
+        ("query bracket first is another name", QUERY, &[], Some("[access_token]=x"), Ok(None)),
         ("query semicolon not a separator", QUERY, &[], Some("access_token=x;access_token=y"), Ok(Some("x;access_token=y"))),
         ("query name only", QUERY, &[], Some("access_token"), Ok(None)),
         ("query empty value", QUERY, &[], Some("access_token="), Ok(None)),
