@@ -13,12 +13,14 @@ use std::borrow::Cow;
 use edge_access::engine::split_url;
 use edge_access::policy::scope::{normalize_host, normalize_path, PathOptions, PathPattern};
 
-/// The switches set from the low three bits of `i`: 0..8 gives every combination.
+/// The switches set from the low four bits of `i`: 0..16 gives every combination that normalisation reads.
 fn options(i: usize) -> PathOptions {
     PathOptions {
         allow_semicolons: i & 1 != 0,
         case_insensitive: i & 2 != 0,
         allow_double_encoding: i & 4 != 0,
+        trailing_dots_and_spaces: i & 8 != 0,
+        format_suffixes: false,
     }
 }
 
@@ -26,7 +28,7 @@ pub fn run(data: &[u8]) {
     let Ok(raw) = std::str::from_utf8(data) else {
         return;
     };
-    for opts in (0..8).map(options) {
+    for opts in (0..16).map(options) {
         if let Ok(norm) = normalize_path(raw, &opts) {
             check_normalized(raw, &norm, &opts);
             check_patterns(&norm, &opts);
@@ -40,7 +42,7 @@ pub fn run(data: &[u8]) {
             parts.host
         );
         assert!(!parts.path.contains(['?', '#']), "path `{}`", parts.path);
-        for opts in (0..8).map(options) {
+        for opts in (0..16).map(options) {
             if let Ok(norm) = normalize_path(parts.path, &opts) {
                 check_normalized(parts.path, &norm, &opts);
             }
@@ -72,6 +74,12 @@ fn check_normalized(raw: &str, norm: &Cow<'_, str>, opts: &PathOptions) {
             !seg.is_empty() || i + 1 == segments.len(),
             "`{raw}` -> `{n}` holds an empty segment"
         );
+        if opts.trailing_dots_and_spaces {
+            assert!(
+                !seg.ends_with('.') && !seg.ends_with("%20"),
+                "`{raw}` -> `{n}` keeps a trailing dot or space"
+            );
+        }
     }
     let bytes = n.as_bytes();
     let mut i = 0;

@@ -171,6 +171,9 @@ struct Seen<'a> {
     origin_raw: Option<&'a str>,
     host: &'a str,
     path: std::borrow::Cow<'a, str>,
+    /// With `paths.format_suffixes`: lengths of `path` without a format suffix (0: none), see
+    /// [`scope::format_suffix_cuts`].
+    suffix_cuts: [usize; 2],
     /// The method rules see: the request's, or an override the policy honours.
     method: std::borrow::Cow<'a, str>,
     country: Option<&'a str>,
@@ -178,6 +181,19 @@ struct Seen<'a> {
     tokens: &'a dyn TokenLookup,
     limits: &'a dyn LimitLookup,
     headers: &'a dyn HeaderSource,
+}
+
+impl Seen<'_> {
+    /// The normalised path, then its readings without a format suffix (`paths.format_suffixes`).
+    fn paths(&self) -> impl Iterator<Item = &str> {
+        let path: &str = &self.path;
+        std::iter::once(path).chain(
+            self.suffix_cuts
+                .iter()
+                .filter(|&&cut| cut > 0)
+                .filter_map(move |&cut| path.get(..cut)),
+        )
+    }
 }
 
 /// Why a requirement failed: the code to report, and what kind of failure it was (which sets the status and
@@ -253,7 +269,13 @@ impl Policy {
             Some(Err(_)) => return Err((codes::ORIGIN_INVALID, Some(client_ip))),
         };
         let method = self.method(facts).map_err(|code| (code, Some(client_ip)))?;
+        let suffix_cuts = if self.path_options.format_suffixes {
+            scope::format_suffix_cuts(&path)
+        } else {
+            [0, 0]
+        };
         Ok(Seen {
+            suffix_cuts,
             client_ip,
             origin,
             origin_raw: origin_raw.map(str::trim),
@@ -624,7 +646,9 @@ impl Policy {
                     .any(|&id| self.asn_lists.get(id).is_some_and(|(_, l)| l.contains(a)))
             }),
             Cond::HostIs(patterns) => patterns.iter().any(|p| p.matches_normalized(seen.host)),
-            Cond::Path(patterns) => patterns.iter().any(|p| p.matches(&seen.path)),
+            Cond::Path(patterns) => seen
+                .paths()
+                .any(|path| patterns.iter().any(|p| p.matches(path))),
             Cond::MethodIs(set) => set.contains(&seen.method),
             Cond::Token(t) => match seen.tokens.token(t.issuer) {
                 Ok(claims) => t

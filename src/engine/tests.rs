@@ -1097,3 +1097,53 @@ fn forwarded_claims_cannot_look_like_two_values() {
         );
     }
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn origin_path_readings_are_covered_by_the_path_options() {
+    let policy = |paths: &str| {
+        compile(&format!(
+            r#"{{ "version": 1, "paths": {paths}, "rules": [
+            {{ "id": "admin", "action": "deny", "when": {{ "path_under": "/admin" }} }},
+            {{ "id": "report", "action": "deny", "when": {{ "path_is": "/reports/summary" }} }} ],
+            "default": {{ "action": "allow" }} }}"#
+        ))
+    };
+    let plain = policy("{}");
+    let rails = policy(r#"{ "format_suffixes": true }"#);
+    let iis = policy(r#"{ "trailing_dots_and_spaces": true, "case_insensitive": true }"#);
+    // (path, plain, rails, iis): the deciding rule, or None for allowed; "!" for path_invalid.
+    let rows: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        ("/admin", Some("admin"), Some("admin"), Some("admin")),
+        ("/admin.json", None, Some("admin"), None),
+        ("/admin.json/", None, Some("admin"), None),
+        ("/reports/summary.csv", None, Some("report"), None),
+        ("/reports/summary.2024.csv", None, Some("report"), None),
+        (
+            "/admin/users.xml",
+            Some("admin"),
+            Some("admin"),
+            Some("admin"),
+        ),
+        ("/administrator.json", None, None, None),
+        ("/.admin", None, None, None),
+        ("/admin.", None, Some("admin"), Some("admin")),
+        ("/admin%20", None, None, Some("admin")),
+        ("/ADMIN.", None, None, Some("admin")),
+        ("/reports/summary.%20", None, Some("report"), Some("report")),
+        ("/admin/...", Some("admin"), Some("admin"), Some("!")),
+    ];
+    let decide = |p: &Policy, path: &'static str| {
+        let headers = HeaderList::from_pairs([IP_OK]);
+        let d = p.evaluate(&get("api.example.com", path, &headers), UnixTime(0));
+        match (d.code, d.rule_id()) {
+            ("path_invalid", _) => Some("!".to_owned()),
+            (_, rule) => rule.map(str::to_owned),
+        }
+    };
+    for &(path, want_plain, want_rails, want_iis) in rows {
+        assert_eq!(decide(&plain, path).as_deref(), want_plain, "plain {path}");
+        assert_eq!(decide(&rails, path).as_deref(), want_rails, "rails {path}");
+        assert_eq!(decide(&iis, path).as_deref(), want_iis, "iis {path}");
+    }
+}

@@ -102,6 +102,13 @@ pub struct PathSpec {
     /// Accept `%25` followed by two hex digits (`%252e`) instead of refusing the request (double encoding).
     #[serde(default)]
     pub allow_double_encoding: bool,
+    /// Remove trailing dots and spaces from each segment before matching, as IIS does (`/admin.` is `/admin`).
+    #[serde(default)]
+    pub trailing_dots_and_spaces: bool,
+    /// Path patterns also match the path without a format suffix (`/admin.json` as `/admin`), as Rails and Django
+    /// REST framework route it.
+    #[serde(default)]
+    pub format_suffixes: bool,
 }
 
 /// `responses`: what a denial may reveal.

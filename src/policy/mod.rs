@@ -897,6 +897,8 @@ impl<'p> Compiler<'p> {
             allow_semicolons: file.paths.allow_semicolons,
             case_insensitive: file.paths.case_insensitive,
             allow_double_encoding: file.paths.allow_double_encoding,
+            trailing_dots_and_spaces: file.paths.trailing_dots_and_spaces,
+            format_suffixes: file.paths.format_suffixes,
         };
         let ip_lists = self.key("ip_lists", |cx| cx.ip_lists(file));
         let origin_lists = self.key("origin_lists", |cx| cx.origin_lists(file));

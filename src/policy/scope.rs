@@ -37,6 +37,14 @@ pub struct PathOptions {
     /// Accept `%25` followed by two hex digits (`%252e`). Default `false`: refused, because a proxy or origin that
     /// decodes twice reads `%252e%252e` as `..` and `%252f` as `/`, past rules that saw the path decoded once.
     pub allow_double_encoding: bool,
+    /// Remove trailing dots and spaces from every segment (`/admin.` and `/admin%20` are `/admin`), as IIS and
+    /// Windows file systems do. Default `false`. Segments made only of dots and spaces, other than `.` and `..`,
+    /// are then refused (`...`, `.%20`).
+    pub trailing_dots_and_spaces: bool,
+    /// Let path patterns also match the path without a format suffix on its last segment (`/admin.json` matches
+    /// what `/admin` matches), as Rails, Django REST framework and `/:id.:format` routes read it. Default `false`.
+    /// Normalisation ignores it; the engine applies it (see [`format_suffix_cuts`]).
+    pub format_suffixes: bool,
 }
 
 /// Why a path could not be normalised. The engine denies such a request (`path_invalid`).
@@ -146,6 +154,16 @@ pub enum PathError {
         /// The segment as written.
         segment: String,
     },
+    /// A segment of only dots and spaces (`...`, `.%20`) while trailing dots and spaces are removed: it would
+    /// become empty, or a dot segment.
+    #[error(
+        "segment `{segment}` is only dots and spaces, which origins that strip trailing dots and spaces read as \
+         nothing or as a dot segment"
+    )]
+    DotsAndSpacesSegment {
+        /// The segment as written.
+        segment: String,
+    },
     /// A `..` that would remove an empty segment (`/a//../b`): `/b` where slashes are merged first (nginx),
     /// `/a/b` where they are not (RFC 3986, WHATWG).
     #[error("`..` after an empty segment (`//..`) is refused (it resolves differently on servers that merge slashes)")]
@@ -193,6 +211,19 @@ pub fn normalize_path<'a>(raw: &'a str, opts: &PathOptions) -> Result<Cow<'a, st
     } else {
         Ok(Cow::Borrowed(raw))
     }
+}
+
+/// Where a normalised path (without its trailing slash) can be cut to drop a format suffix from its last segment:
+/// before the first and before the last `.` that is not the segment's first character (`/a/x.tar.json` gives
+/// `/a/x` and `/a/x.tar`; `/.env` gives nothing). Rails cuts at the first dot, Django REST framework at the
+/// last; both readings are tried. Zero means no cut.
+pub fn format_suffix_cuts(path: &str) -> [usize; 2] {
+    let seg_start = path.rfind('/').map_or(0, |i| i + 1);
+    let seg = path.get(seg_start..).unwrap_or("");
+    let dot = |i: Option<usize>| i.filter(|&i| i > 0).map_or(0, |i| seg_start + i);
+    let first = dot(seg.get(1..).and_then(|s| s.find('.')).map(|i| i + 1));
+    let last = dot(seg.rfind('.'));
+    [first, if last == first { 0 } else { last }]
 }
 
 const fn is_unreserved(b: u8) -> bool {
@@ -301,6 +332,10 @@ struct SegScan {
     start: usize,
     decoded_len: usize,
     all_dots: bool,
+    /// Every decoded byte is `.` or a space.
+    all_dots_spaces: bool,
+    /// The last decoded byte is `.` or a space.
+    trailing_dot_space: bool,
     has_escape: bool,
     semicolon_seen: bool,
 }
@@ -311,6 +346,8 @@ impl SegScan {
             start,
             decoded_len: 0,
             all_dots: true,
+            all_dots_spaces: true,
+            trailing_dot_space: false,
             has_escape: false,
             semicolon_seen: false,
         }
@@ -319,6 +356,9 @@ impl SegScan {
     fn push(&mut self, decoded: u8, escaped: bool) {
         self.decoded_len += 1;
         self.all_dots &= decoded == b'.';
+        let dot_space = matches!(decoded, b'.' | b' ');
+        self.all_dots_spaces &= dot_space;
+        self.trailing_dot_space = dot_space;
         self.has_escape |= escaped;
     }
 
@@ -343,7 +383,7 @@ impl SegScan {
     }
 
     /// End of the segment; returns whether normalisation will change it structurally.
-    fn finish(&self, raw: &str, is_last: bool) -> Result<bool, PathError> {
+    fn finish(&self, raw: &str, is_last: bool, opts: &PathOptions) -> Result<bool, PathError> {
         if self.decoded_len == 0 {
             return Ok(!is_last);
         }
@@ -354,6 +394,14 @@ impl SegScan {
                 });
             }
             return Ok(true);
+        }
+        if opts.trailing_dots_and_spaces {
+            if self.all_dots_spaces {
+                return Err(PathError::DotsAndSpacesSegment {
+                    segment: shown(self.text(raw)),
+                });
+            }
+            return Ok(self.trailing_dot_space);
         }
         Ok(false)
     }
@@ -385,7 +433,7 @@ fn scan(raw: &str, opts: &PathOptions) -> Result<bool, PathError> {
                 // `/` is part of the decoded byte sequence too: `%C3/%A9` is not a valid character.
                 utf8.feed(b, i)
                     .map_err(|at| PathError::InvalidUtf8 { at })?;
-                changed |= seg.finish(raw, false)?;
+                changed |= seg.finish(raw, false, opts)?;
                 seg = SegScan::new(i + 1);
                 i += 1;
             }
@@ -470,7 +518,7 @@ fn scan(raw: &str, opts: &PathOptions) -> Result<bool, PathError> {
     if utf8.need != 0 {
         return Err(PathError::InvalidUtf8 { at: utf8.start });
     }
-    changed |= seg.finish(raw, true)?;
+    changed |= seg.finish(raw, true, opts)?;
     Ok(changed)
 }
 
@@ -541,6 +589,23 @@ fn push_escape(out: &mut String, v: u8) {
 }
 
 fn canon_segment(seg: &str, opts: &PathOptions, out: &mut String) {
+    let start = out.len();
+    canon_segment_body(seg, opts, out);
+    if opts.trailing_dots_and_spaces {
+        // `scan` refused segments of only dots and spaces, so something is always left.
+        loop {
+            if out.len() > start && out.ends_with('.') {
+                out.pop();
+            } else if out.len() >= start + 3 && out.ends_with("%20") {
+                out.truncate(out.len() - 3);
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+fn canon_segment_body(seg: &str, opts: &PathOptions, out: &mut String) {
     let bytes = seg.as_bytes();
     let fold = |b: u8| {
         if opts.case_insensitive {
@@ -1386,6 +1451,12 @@ mod tests {
         allow_semicolons: false,
         case_insensitive: false,
         allow_double_encoding: false,
+        trailing_dots_and_spaces: false,
+        format_suffixes: false,
+    };
+    const IIS: PathOptions = PathOptions {
+        trailing_dots_and_spaces: true,
+        ..DEF
     };
     const SEMI: PathOptions = PathOptions {
         allow_semicolons: true,
@@ -1506,6 +1577,21 @@ mod tests {
         ("/a/%2e", DEF, Err("dot segment written with percent-escapes `%2e` is refused (servers disagree on its meaning)")),
         ("/a/%2E/b", DEF, Err("dot segment written with percent-escapes `%2E` is refused (servers disagree on its meaning)")),
         ("/%2e%2e%2e", DEF, Ok("/...")),
+        // trailing dots and spaces (IIS)
+        ("/admin.", DEF, Ok("/admin.")),
+        ("/admin.", IIS, Ok("/admin")),
+        ("/admin%20", IIS, Ok("/admin")),
+        ("/admin. . .%20/x", IIS, Ok("/admin/x")),
+        ("/admin%2E", IIS, Ok("/admin")),
+        ("/admin.json", IIS, Ok("/admin.json")),
+        ("/a.b/", IIS, Ok("/a.b/")),
+        ("/a./../admin", IIS, Ok("/admin")),
+        ("/./admin", IIS, Ok("/admin")),
+        ("/x/../admin.", IIS, Ok("/admin")),
+        ("/...", IIS, Err("segment `...` is only dots and spaces, which origins that strip trailing dots and spaces read as nothing or as a dot segment")),
+        ("/a/.%20/admin", IIS, Err("segment `.%20` is only dots and spaces, which origins that strip trailing dots and spaces read as nothing or as a dot segment")),
+        ("/a/%20", IIS, Err("segment `%20` is only dots and spaces, which origins that strip trailing dots and spaces read as nothing or as a dot segment")),
+        ("/a/.. /admin", IIS, Err("segment `.. ` is only dots and spaces, which origins that strip trailing dots and spaces read as nothing or as a dot segment")),
         ("/a%2e", DEF, Ok("/a.")),
         // plain dot segments
         ("/admin/./", DEF, Ok("/admin/")),
@@ -1773,9 +1859,31 @@ mod tests {
             true,
         ),
         (Kind::Exact, "/a+b", DEF, "/a%2Bb", true),
+        (Kind::Exact, "/admin", IIS, "/admin.", true),
+        (Kind::Under, "/admin", IIS, "/admin%20/users", true),
+        (Kind::Exact, "/admin.", IIS, "/admin", true),
         (Kind::Exact, "/a+b", DEF, "/a%20b", false),
         (Kind::Exact, "/a%3Fb", DEF, "/a%3fb", true),
     ];
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn format_suffix_cuts_table() {
+        for (path, want) in [
+            ("/admin.json", ["/admin", ""]),
+            ("/admin/users.xml", ["/admin/users", ""]),
+            ("/a/x.tar.gz", ["/a/x", "/a/x.tar"]),
+            ("/admin", ["", ""]),
+            ("/.env", ["", ""]),
+            ("/..json", ["/.", ""]),
+            ("/a.b/c", ["", ""]),
+            ("/", ["", ""]),
+            ("", ["", ""]),
+        ] {
+            let cuts = format_suffix_cuts(path).map(|c| if c == 0 { "" } else { &path[..c] });
+            assert_eq!(cuts, want, "{path:?}");
+        }
+    }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -2146,12 +2254,14 @@ mod props {
     use proptest::prelude::*;
     use std::time::{Duration, Instant};
 
-    /// The switches set from the low three bits of `i`: 0..8 gives every combination.
+    /// The switches set from the low four bits of `i`: 0..16 gives every combination that normalisation reads.
     fn options(i: usize) -> PathOptions {
         PathOptions {
             allow_semicolons: i & 1 != 0,
             case_insensitive: i & 2 != 0,
             allow_double_encoding: i & 4 != 0,
+            trailing_dots_and_spaces: i & 8 != 0,
+            format_suffixes: false,
         }
     }
 
@@ -2184,7 +2294,7 @@ mod props {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn normalisation_is_idempotent(path in pathish(), o in 0usize..8) {
+        fn normalisation_is_idempotent(path in pathish(), o in 0usize..16) {
             let opts = options(o);
             if let Ok(once) = normalize_path(&path, &opts) {
                 let twice = normalize_path(&once, &opts);
@@ -2197,7 +2307,7 @@ mod props {
         }
 
         #[test]
-        fn normalisation_never_panics(s in any::<String>(), o in 0usize..8) {
+        fn normalisation_never_panics(s in any::<String>(), o in 0usize..16) {
             let opts = options(o);
             let _ = normalize_path(&s, &opts);
             let _ = normalize_path(&format!("/{s}"), &opts);

@@ -494,7 +494,11 @@ fn path_override_headers_pass_only_when_the_policy_says() {
         let text = format!(
             r#"{{ "version": 1, "upstream": {upstream}, "default": {{ "action": "allow" }} }}"#
         );
-        Policy::compile(&text, "p.json").unwrap().policy.strip_headers().to_vec()
+        Policy::compile(&text, "p.json")
+            .unwrap()
+            .policy
+            .strip_headers()
+            .to_vec()
     };
     assert!(strip("{}").iter().any(|h| h == "x-original-url"));
     let kept = strip(r#"{ "forward_path_override_headers": true, "method_override": true }"#);
