@@ -69,6 +69,19 @@ pub fn load_routes(root: &Path) -> Result<Vec<Route>, String> {
     Ok(routes)
 }
 
+/// Starts a server that must be given its port: the free port [`super::free_port`] found may be taken by another
+/// process before the server binds it, so a start that fails is tried again on another port (three times in all).
+fn retry_port(mut start: impl FnMut() -> Result<Origin, String>) -> Result<Origin, String> {
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        match start() {
+            Ok(origin) => return Ok(origin),
+            Err(e) => errors.push(e),
+        }
+    }
+    Err(errors.join("\n"))
+}
+
 /// A running origin server.
 pub struct Origin {
     /// `nginx`, `express` or `php`.
@@ -154,6 +167,10 @@ fn nginx_locations(routes: &[Route]) -> String {
 impl Origin {
     /// Debian's nginx with a config generated from `nginx.conf.in` and the route table.
     pub fn nginx(root: &Path, routes: &[Route]) -> Result<Origin, String> {
+        retry_port(|| Self::nginx_once(root, routes))
+    }
+
+    fn nginx_once(root: &Path, routes: &[Route]) -> Result<Origin, String> {
         let dir = fresh_temp_dir()?;
         let port = super::free_port();
         let template = std::fs::read_to_string(root.join("tests/e2e/origins/nginx.conf.in"))
@@ -193,6 +210,10 @@ impl Origin {
 
     /// `php -S 127.0.0.1:PORT tests/e2e/origins/router.php`.
     pub fn php(root: &Path) -> Result<Origin, String> {
+        retry_port(|| Self::php_once(root))
+    }
+
+    fn php_once(root: &Path) -> Result<Origin, String> {
         let dir = fresh_temp_dir()?;
         let port = super::free_port();
         std::fs::write(dir.join("seen.log"), "").map_err(|e| format!("seen.log: {e}"))?;
@@ -263,7 +284,9 @@ impl Origin {
         let deadline = Instant::now() + Duration::from_secs(20);
         let probe = RawRequest::get("/__oracle_ready").header("x-oracle-id", "__ready");
         loop {
-            if http::send(&me.addr, &probe).is_ok() {
+            // Ours answers with its name: another process that got the port first would not.
+            if http::send(&me.addr, &probe).is_ok_and(|r| r.header("x-oracle-origin") == Some(name))
+            {
                 return Ok(me);
             }
             let exited = me
