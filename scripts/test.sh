@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test: every tier in order, one summary line each, and every process it started stopped even on failure.
-#   fmt, clippy (native, wasm32), native tests, wasm-bindgen-test under Node, the Worker's size budget (150 KB
+#   fmt, clippy (native, wasm32), native tests, wasm-bindgen-test under Node, the Worker's size budget (160 KB
 #   gzipped), end-to-end against wrangler dev.
 # Tiers after a failing one still run, so one run shows everything that is wrong; the exit code is non-zero if
 # any tier failed.

@@ -806,6 +806,34 @@ fn token_rs256_and_ps256_with_the_example_key_and_a_local_jwks() {
         .arg("--header")
         .arg(format!("X-Remote-Token: {}", token.stdout.trim())));
     assert!(r.stdout.contains("  remote: valid\n"), "{}", r.stdout);
+    // A well-formed JWKS with no usable key is honoured as in the Worker: the token is refused (401), not a
+    // failure to get keys (503).
+    for (name, doc) in [
+        ("empty.json", r#"{"keys": []}"#),
+        ("unusable.json", r#"{"keys": [{"kty": "PQC", "kid": "k"}]}"#),
+    ] {
+        let empty = write(dir.path(), name, doc);
+        let r = run(cli()
+            .arg("explain")
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--url", "https://a.example/remote", "--ip", "203.0.113.9"])
+            .arg("--jwks")
+            .arg(format!("remote={}", empty.display()))
+            .arg("--header")
+            .arg(format!("X-Remote-Token: {}", token.stdout.trim())));
+        assert!(
+            r.stdout.starts_with("DENY 401 token_unknown_key"),
+            "{name}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            r.stdout.contains("  remote: token_unknown_key\n"),
+            "{}",
+            r.stdout
+        );
+    }
 }
 
 #[test]

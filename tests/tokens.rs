@@ -43,6 +43,11 @@ fn vector(name: &str) -> Value {
 
 /// A policy with one issuer `t` holding the key of `vector`, and rules exercising token conditions.
 fn policy_for(vector: &Value, audiences: &[&str], algorithms: &[&str]) -> Policy {
+    policy_with(vector, audiences, algorithms, json!({}))
+}
+
+/// [`policy_for`] with more issuer fields.
+fn policy_with(vector: &Value, audiences: &[&str], algorithms: &[&str], extra: Value) -> Policy {
     let mut issuer = json!({
         "issuer": "https://issuer.example",
         "audiences": audiences,
@@ -53,6 +58,9 @@ fn policy_for(vector: &Value, audiences: &[&str], algorithms: &[&str]) -> Policy
         issuer["hmac_secrets"] = json!(["T_SECRET"]);
     } else {
         issuer["jwks"] = json!({ "keys": [vector["jwk"].clone()] });
+    }
+    for (k, v) in extra.as_object().unwrap() {
+        issuer[k] = v.clone();
     }
     let text = json!({
         "version": 1,
@@ -471,6 +479,167 @@ async fn cache_respects_expiry<V: SignatureVerifier>(verifier: &V) {
     assert_eq!(cache.borrow().len(), 0, "an expired entry is dropped");
 }
 
+/// A cached token is used only while the key that verified it is still held: a key removed from the issuer's
+/// keys (a JWKS that dropped it, or an empty JWKS) revokes its cached tokens at once.
+async fn cache_forgets_removed_keys<V: SignatureVerifier>(verifier: &V) {
+    let v = vector("jose-ES256-valid");
+    let policy = policy_for(&v, &["edge-access"], &["ES256"]);
+    let store = Store::new(&policy, &v);
+    let cache = RefCell::new(VerifiedCache::default());
+    let bearer = format!("Bearer {}", v["token"].as_str().unwrap());
+    let auth = [("authorization", bearer.as_str())];
+    assert_eq!(
+        decide(&policy, &store, verifier, &cache, "/api", &auth, DURING).await,
+        want(OK)
+    );
+    assert_eq!(cache.borrow().len(), 1);
+
+    // The same kid with other key material (a key replaced under its old kid) is not the key that verified it.
+    let other = edge_access::token::jwk::parse_jwk(&vector("rfc7515-a3-es256")["jwk"]).unwrap();
+    let mut swapped = store.keys[0].clone();
+    swapped.material = other.material;
+    assert_ne!(swapped.material, store.keys[0].material);
+    let replaced = Store {
+        keys: vec![swapped],
+    };
+    assert_eq!(
+        decide(
+            &policy,
+            &replaced,
+            verifier,
+            &cache,
+            "/api",
+            &auth,
+            DURING + 1
+        )
+        .await,
+        want((
+            401,
+            "token_invalid_signature",
+            Some(Challenge::InvalidToken),
+            None
+        )),
+        "verified again against the key now under that kid"
+    );
+    assert_eq!(cache.borrow().len(), 0, "the stale entry is dropped");
+
+    // Verified and cached again, then the key leaves the set: refused, not served from the cache.
+    assert_eq!(
+        decide(&policy, &store, verifier, &cache, "/api", &auth, DURING + 2).await,
+        want(OK)
+    );
+    assert_eq!(cache.borrow().len(), 1);
+    let removed = Store { keys: Vec::new() };
+    assert_eq!(
+        decide(
+            &policy,
+            &removed,
+            verifier,
+            &cache,
+            "/api",
+            &auth,
+            DURING + 3
+        )
+        .await,
+        want((
+            401,
+            "token_unknown_key",
+            Some(Challenge::InvalidToken),
+            None
+        ))
+    );
+    assert_eq!(cache.borrow().len(), 0);
+    // Another key added, the verifying one kept: still a hit.
+    assert_eq!(
+        decide(&policy, &store, verifier, &cache, "/api", &auth, DURING + 4).await,
+        want(OK)
+    );
+    let mut more = store.keys.clone();
+    more.insert(0, replaced.keys[0].clone());
+    more[0].kid = Some("newer".into());
+    let grown = Store { keys: more };
+    assert_eq!(
+        decide(&policy, &grown, verifier, &cache, "/api", &auth, DURING + 5).await,
+        want(OK)
+    );
+    assert_eq!(cache.borrow().len(), 1);
+}
+
+/// `typ` pinned per issuer: checked before the signature, case-insensitively, `application/` optional.
+async fn typ_pinning<V: SignatureVerifier>(verifier: &V) {
+    // jose's tokens carry `"typ": "JWT"`; RFC 7515 A.3's carries none.
+    let v = vector("jose-ES256-valid");
+    let bearer = format!("Bearer {}", v["token"].as_str().unwrap());
+    let auth = [("authorization", bearer.as_str())];
+    for (typ, want_got) in [
+        (json!("JWT"), want(OK)),
+        (json!("jwt"), want(OK)),
+        (json!("application/JWT"), want(OK)),
+        (
+            json!("at+jwt"),
+            want((401, "token_type", Some(Challenge::InvalidToken), None)),
+        ),
+    ] {
+        let policy = policy_with(&v, &["edge-access"], &["ES256"], json!({ "typ": typ }));
+        let store = Store::new(&policy, &v);
+        let got = decide(
+            &policy,
+            &store,
+            verifier,
+            &RefCell::default(),
+            "/api",
+            &auth,
+            DURING,
+        )
+        .await;
+        assert_eq!(got, want_got, "typ {typ}");
+    }
+    // Before the signature: a tampered token of the wrong type is a type error, not a signature error.
+    let tampered = vector("jose-ES256-payload-tampered");
+    let policy = policy_with(&v, &["edge-access"], &["ES256"], json!({ "typ": "at+jwt" }));
+    let bearer = format!("Bearer {}", tampered["token"].as_str().unwrap());
+    let got = decide(
+        &policy,
+        &Store::new(&policy, &v),
+        verifier,
+        &RefCell::default(),
+        "/api",
+        &[("authorization", &bearer)],
+        DURING,
+    )
+    .await;
+    assert_eq!(
+        got,
+        want((401, "token_type", Some(Challenge::InvalidToken), None))
+    );
+    // No `typ` at all where one is pinned.
+    let header = URL_SAFE_NO_PAD
+        .decode(v["token"].as_str().unwrap().split('.').next().unwrap())
+        .unwrap();
+    let mut header: Value = serde_json::from_slice(&header).unwrap();
+    header.as_object_mut().unwrap().remove("typ");
+    let rest = v["token"].as_str().unwrap().split_once('.').unwrap().1;
+    let untyped = format!(
+        "Bearer {}.{rest}",
+        URL_SAFE_NO_PAD.encode(header.to_string())
+    );
+    let policy = policy_with(&v, &["edge-access"], &["ES256"], json!({ "typ": "JWT" }));
+    let got = decide(
+        &policy,
+        &Store::new(&policy, &v),
+        verifier,
+        &RefCell::default(),
+        "/api",
+        &[("authorization", &untyped)],
+        DURING,
+    )
+    .await;
+    assert_eq!(
+        got,
+        want((401, "token_type", Some(Challenge::InvalidToken), None))
+    );
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use edge_access::verify::now_or_never;
@@ -489,6 +658,16 @@ mod native {
     #[test]
     fn cache_respects_expiry() {
         now_or_never(super::cache_respects_expiry(&RustCryptoVerifier)).unwrap();
+    }
+
+    #[test]
+    fn cache_forgets_removed_keys() {
+        now_or_never(super::cache_forgets_removed_keys(&RustCryptoVerifier)).unwrap();
+    }
+
+    #[test]
+    fn typ_pinning() {
+        now_or_never(super::typ_pinning(&RustCryptoVerifier)).unwrap();
     }
 }
 
@@ -510,5 +689,15 @@ mod wasm {
     #[wasm_bindgen_test]
     async fn cache_respects_expiry() {
         super::cache_respects_expiry(&WebCryptoVerifier::new()).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn cache_forgets_removed_keys() {
+        super::cache_forgets_removed_keys(&WebCryptoVerifier::new()).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn typ_pinning() {
+        super::typ_pinning(&WebCryptoVerifier::new()).await;
     }
 }

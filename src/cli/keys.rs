@@ -40,7 +40,7 @@ pub struct Keyring {
 impl KeyStore for Keyring {
     fn keys(&self, issuer: usize) -> Keys<'_> {
         match self.keys.get(issuer) {
-            Some(Ok(keys)) if !keys.is_empty() => Keys::Ready(keys),
+            Some(Ok(keys)) => Keys::Ready(keys),
             _ => Keys::Unavailable,
         }
     }
@@ -144,11 +144,16 @@ pub fn keyring(policy: &Policy, supply: &KeySupply) -> Result<Keyring, CliError>
                             path.display()
                         ));
                     }
+                    // As in the Worker, a well-formed JWKS with no usable key is honoured: the issuer's tokens
+                    // are refused (`token_unknown_key`), not a failure to get keys.
                     if found.is_empty() {
-                        Err(format!("`{}` has no usable keys", path.display()))
-                    } else {
-                        Ok(found)
+                        warnings.push(format!(
+                            "issuer `{}`: `{}` holds no usable key, so every token of this issuer is refused, as in the Worker",
+                            issuer.name,
+                            path.display()
+                        ));
                     }
+                    Ok(found)
                 }
                 None => {
                     let from = match &remote.url {

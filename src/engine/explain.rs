@@ -242,7 +242,11 @@ impl Policy {
                         t.claims
                             .iter()
                             .map(|(path, pred)| CondExplanation {
-                                condition: format!("claim `{}` {}", path.join("."), describe(pred)),
+                                condition: format!(
+                                    "claim `{}` {}",
+                                    claim_path(path),
+                                    describe(pred)
+                                ),
                                 holds: jwt::predicate_holds(claims, path, pred),
                                 detail: String::new(),
                                 children: Vec::new(),
@@ -262,6 +266,25 @@ impl Policy {
 }
 
 /// A claim test in words (the policy's values only).
+/// A claim path as a policy writes it: names joined by dots, a name holding a dot in brackets
+/// (`[https://corp.example/roles]`); a name holding a bracket as a JSON array of names.
+fn claim_path(path: &[String]) -> String {
+    if path.iter().any(|n| n.contains(['[', ']'])) {
+        return serde_json::Value::from(path.to_vec()).to_string();
+    }
+    let names: Vec<String> = path
+        .iter()
+        .map(|n| {
+            if n.contains('.') {
+                format!("[{n}]")
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    names.join(".")
+}
+
 fn describe(pred: &ClaimPredicate) -> String {
     let list = |v: &[String]| {
         v.iter()
@@ -371,5 +394,31 @@ mod tests {
         );
         assert_eq!(e.decision.code, "client_ip_invalid");
         assert!(e.rules.is_empty() && e.seen.is_none());
+    }
+
+    /// Claim paths are shown as a policy writes them, and read back to the same names.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+    fn claim_paths_are_shown_as_written() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["sub"], "sub"),
+            (&["realm_access", "roles"], "realm_access.roles"),
+            (
+                &["https://corp.example/roles"],
+                "[https://corp.example/roles]",
+            ),
+            (
+                &["https://corp.example/app", "tier"],
+                "[https://corp.example/app].tier",
+            ),
+            (&["a[b]", "c"], r#"["a[b]","c"]"#),
+        ];
+        for (names, shown) in cases {
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            assert_eq!(claim_path(&names), *shown);
+            if !shown.starts_with("[\"") {
+                assert_eq!(crate::policy::parse_claim_path(shown), Ok(names));
+            }
+        }
     }
 }

@@ -893,8 +893,15 @@ fn method_overrides_are_read_as_frameworks_read_them() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
 fn pseudo_ipv4_is_read_as_the_real_ipv6_client() {
     let policy = compile(POLICY);
-    // (name, headers, blocks, code, client IP the decision used)
-    let rows: &[(&str, &[(&str, &str)], bool, &str, Option<&str>)] = &[
+    /// (name, headers, blocks, code, client IP the decision used)
+    type Row = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        bool,
+        &'static str,
+        Option<&'static str>,
+    );
+    let rows: &[Row] = &[
         (
             "pseudo with blocked v6",
             &[
@@ -1112,8 +1119,14 @@ fn origin_path_readings_are_covered_by_the_path_options() {
     let plain = policy("{}");
     let rails = policy(r#"{ "format_suffixes": true }"#);
     let iis = policy(r#"{ "trailing_dots_and_spaces": true, "case_insensitive": true }"#);
-    // (path, plain, rails, iis): the deciding rule, or None for allowed; "!" for path_invalid.
-    let rows: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+    /// (path, plain, rails, iis): the deciding rule, or None for allowed; "!" for path_invalid.
+    type Row = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let rows: &[Row] = &[
         ("/admin", Some("admin"), Some("admin"), Some("admin")),
         ("/admin.json", None, Some("admin"), None),
         ("/admin.json/", None, Some("admin"), None),

@@ -245,13 +245,14 @@ pub struct IssuerSpec {
     /// A JWKS fetched by the Worker and cached per isolate.
     #[serde(default)]
     pub jwks_url: Option<String>,
-    /// The name of a Worker var holding the JWKS URL (instead of `jwks_url`).
+    /// The name of a Worker var holding the JWKS URL (instead of `jwks_url`), held to the same rule at run time.
     #[serde(default)]
     pub jwks_url_var: Option<String>,
-    /// How long a fetched JWKS is used before it is fetched again. Default 600.
+    /// How long a fetched JWKS is used before it is fetched again. Default 600; 0 (a fetch per request) is
+    /// warned about.
     #[serde(default)]
     pub jwks_cache_seconds: Option<u64>,
-    /// The least time between two fetches caused by unknown `kid`s. Default 60.
+    /// The least time between two fetches caused by unknown `kid`s. Default 60; at least 1.
     #[serde(default)]
     pub jwks_min_refetch_seconds: Option<u64>,
     /// Names of Worker secrets holding HMAC keys (`wrangler secret put NAME`); never the secrets themselves.
@@ -269,12 +270,17 @@ pub struct IssuerSpec {
     /// Where tokens are looked for, in order. Default `["authorization_bearer"]`.
     #[serde(default)]
     pub token_from: Option<Vec<TokenSourceSpec>>,
-    /// Claims passed to the origin on allowed requests: claim path -> header name.
+    /// Claims passed to the origin on allowed requests: claim path -> header name. Dots separate nested names;
+    /// a name holding dots goes in brackets (`"[https://corp.example/roles]"`). No header may carry two claims.
     #[serde(default)]
     pub forward_claims: BTreeMap<String, String>,
     /// Largest accepted token, in bytes. Default 8192.
     #[serde(default)]
     pub max_token_bytes: Option<usize>,
+    /// The JOSE header `typ` every token must carry (RFC 9068 access tokens: `at+jwt`), compared
+    /// case-insensitively with the `application/` prefix optional. Default: any `typ`, or none.
+    #[serde(default)]
+    pub typ: Option<String>,
     /// Cloudflare Access: fills in issuer, JWKS URL, algorithms and token sources from the team and AUD tag.
     #[serde(default)]
     pub cloudflare_access: Option<AccessSpec>,
@@ -319,7 +325,8 @@ pub struct TokenConditionSpec {
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
-    /// `"realm_access.roles"` (dots separate nested names) or `["https://example.com/roles"]` (one name per item).
+    /// `"realm_access.roles"` (dots separate nested names; a name holding dots in brackets:
+    /// `"[https://example.com/roles]"`) or `["https://example.com/roles"]` (one name per item).
     pub claim: Names,
     #[serde(default)]
     pub equals: Option<serde_json::Value>,

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::token::jwk::{self, JwksMode, VerifyKey};
-use crate::token::jwt::{ClaimPredicate, ClaimRules, TokenSource};
+use crate::token::jwt::{self, ClaimPredicate, ClaimRules, TokenSource};
 use crate::token::Algorithm;
 pub use error::{CompileError, Diagnostic, Segment, Severity};
 pub use file::ClientIpLogging;
@@ -33,6 +33,71 @@ pub(crate) fn without_trailing_slash(pattern: &str) -> &str {
     match pattern.strip_suffix('/') {
         Some(rest) if !rest.is_empty() => rest,
         _ => pattern,
+    }
+}
+
+/// Whether a JWKS may be fetched from `url`: https, or plain http to a loopback address only. The compiler holds
+/// `jwks_url` to it and the Worker holds the value of a `jwks_url_var` var to it before any fetch.
+pub fn jwks_url_allowed(url: &str) -> bool {
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    url.starts_with("https://") || loopback
+}
+
+/// Reads a claim path written as one string: dots separate nested names (`realm_access.roles`), and a name in
+/// brackets is taken whole, dots and all (`[https://corp.example/roles]`, `[https://corp.example/app].roles`), so
+/// `forward_claims` keys and claim tests can name namespaced claims alike. A name may not be empty, and `[`/`]`
+/// only bracket a whole name.
+pub(crate) fn parse_claim_path(path: &str) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    let mut rest = path;
+    loop {
+        let (name, bracketed, next) = match rest.strip_prefix('[') {
+            Some(inner) => {
+                let (name, after) = inner
+                    .split_once(']')
+                    .ok_or_else(|| format!("claim path `{path}` has a `[` without its `]`"))?;
+                let next = match after.strip_prefix('.') {
+                    Some(next) => Some(next),
+                    None if after.is_empty() => None,
+                    None => {
+                        return Err(format!(
+                            "claim path `{path}`: a name in brackets must be followed by `.` or the end"
+                        ))
+                    }
+                };
+                (name, true, next)
+            }
+            None => match rest.split_once('.') {
+                Some((name, next)) => (name, false, Some(next)),
+                None => (rest, false, None),
+            },
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "claim path `{path}` has an empty name; write a name that holds dots in brackets: `[{path}]`"
+            ));
+        }
+        // A bracketed name ends at its first `]`, so only a `[` can be stray in it.
+        let stray = if bracketed {
+            name.contains('[')
+        } else {
+            name.contains(['[', ']'])
+        };
+        if stray {
+            return Err(format!(
+                "claim path `{path}`: `[` and `]` may only bracket a whole name"
+            ));
+        }
+        parts.push(name.to_owned());
+        match next {
+            Some(next) => rest = next,
+            None => return Ok(parts),
+        }
     }
 }
 
@@ -199,6 +264,9 @@ pub struct Issuer {
     /// Claims passed to the origin on allowed requests.
     pub forward: Vec<ForwardClaim>,
     pub max_token_bytes: usize,
+    /// The pinned header `typ`, in [`crate::token::jwt::canonical_typ`] form: a token with another `typ`, or
+    /// none, is refused before any cryptography. `None`: any `typ`.
+    pub typ: Option<String>,
 }
 
 /// Where an issuer's keys come from.
@@ -1494,9 +1562,7 @@ impl<'p> Compiler<'p> {
                 })
             })),
             ConditionSpec::PathIs(p) => Cond::Path(self.key("path_is", |cx| {
-                cx.patterns(p.as_slice(), |s| {
-                    PathPattern::exact(without_trailing_slash(s), &opts).map_err(|e| e.to_string())
-                })
+                cx.path_patterns(p.as_slice(), |s| PathPattern::exact(s, &opts))
             })),
             ConditionSpec::PathUnder(p) => Cond::Path(self.key("path_under", |cx| {
                 cx.patterns(p.as_slice(), |s| {
@@ -1504,9 +1570,7 @@ impl<'p> Compiler<'p> {
                 })
             })),
             ConditionSpec::PathMatches(p) => Cond::Path(self.key("path_matches", |cx| {
-                cx.patterns(p.as_slice(), |s| {
-                    PathPattern::glob(without_trailing_slash(s), &opts).map_err(|e| e.to_string())
-                })
+                cx.path_patterns(p.as_slice(), |s| PathPattern::glob(s, &opts))
             })),
             ConditionSpec::Token(t) => {
                 Cond::Token(self.key("token", |cx| cx.token_cond(t, names))?)
@@ -1518,6 +1582,44 @@ impl<'p> Compiler<'p> {
                 MethodSet::new(methods)
             })),
         })
+    }
+
+    /// `path_is` and `path_matches` patterns. Request paths are matched without their trailing slash, so a pattern
+    /// is too; one that still ends in `/` once normalised (`/admin//`, `/secret/.`, `/files/**//`) could never
+    /// match any request: it is read as the path without that slash, with a warning saying so.
+    fn path_patterns(
+        &mut self,
+        items: &[String],
+        build: impl Fn(&str) -> Result<PathPattern, scope::PathPatternError>,
+    ) -> Vec<PathPattern> {
+        let mut out = self.patterns(items, |s| {
+            build(without_trailing_slash(s)).map_err(|e| e.to_string())
+        });
+        if out.len() != items.len() {
+            return out;
+        }
+        for (i, (pattern, raw)) in out.iter_mut().zip(items).enumerate() {
+            let text = pattern.as_str();
+            if text.len() < 2 || !text.ends_with('/') {
+                continue;
+            }
+            let Ok(rewritten) = build(without_trailing_slash(text)) else {
+                continue;
+            };
+            self.at(Segment::Index(i), |cx| {
+                cx.diag(
+                    Severity::Warning,
+                    &[],
+                    format!(
+                        "path pattern `{raw}` normalises to `{text}`, which no request path is (requests are matched without their trailing slash); it is read as `{}`",
+                        rewritten.as_str()
+                    ),
+                    Some(format!("write `{}`", rewritten.as_str())),
+                )
+            });
+            *pattern = rewritten;
+        }
+        out
     }
 
     fn patterns<T>(
@@ -1559,7 +1661,39 @@ impl<'p> Compiler<'p> {
                 out.push(issuer);
             }
         }
+        self.forward_conflicts(file);
         out
+    }
+
+    /// Refuses a header that carries two claims (of two issuers, or two of one issuer), in any spelling an origin
+    /// reads as the same header (case, `_` for `-`): a partner that mints its own `sub` could otherwise fill the
+    /// header the origin trusts for the corporate identity.
+    fn forward_conflicts(&mut self, file: &PolicyFile) {
+        let fold = |h: &str| h.to_ascii_lowercase().replace('_', "-");
+        let mut seen: Vec<(String, &str, &str, &str)> = Vec::new();
+        for (name, spec) in &file.issuers {
+            for (claim, header) in &spec.forward_claims {
+                let folded = fold(header);
+                match seen.iter().find(|(h, ..)| *h == folded) {
+                    Some((_, first_issuer, first_claim, first_header)) => {
+                        let by = if *first_issuer == name.as_str() {
+                            "this issuer".to_owned()
+                        } else {
+                            format!("issuer `{first_issuer}`")
+                        };
+                        let message = format!(
+                            "header `{header}` already carries claim `{first_claim}` of {by} (as `{first_header}`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"
+                        );
+                        self.key(name, |cx| {
+                            cx.key("forward_claims", |cx| {
+                                cx.key(claim, |cx| cx.error(&[], message))
+                            })
+                        });
+                    }
+                    None => seen.push((folded, name, claim, header)),
+                }
+            }
+        }
     }
 
     fn issuer(&mut self, name: &str, spec: &IssuerSpec) -> Option<Issuer> {
@@ -1719,6 +1853,26 @@ impl<'p> Compiler<'p> {
                 })
                 .collect()
         });
+        let typ = spec.typ.as_ref().and_then(|t| {
+            // A media type (RFC 6838 names): `type/subtype` or, with `application/` implied, `subtype`.
+            let name_ok = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 127
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+            };
+            let ok = match t.split_once('/') {
+                Some((top, sub)) => name_ok(top) && name_ok(sub),
+                None => name_ok(t),
+            };
+            if !ok {
+                self.error(
+                    &["typ"],
+                    format!("`{t}` is not a media type such as `at+jwt` or `application/at+jwt`"),
+                );
+            }
+            ok.then(|| jwt::canonical_typ(t))
+        });
         if self.errors.len() > errors_before {
             return None;
         }
@@ -1736,6 +1890,7 @@ impl<'p> Compiler<'p> {
             sources,
             forward,
             max_token_bytes,
+            typ,
         })
     }
 
@@ -1751,6 +1906,23 @@ impl<'p> Compiler<'p> {
         let min_refetch_seconds = spec
             .jwks_min_refetch_seconds
             .unwrap_or(DEFAULT_JWKS_MIN_REFETCH_SECONDS);
+        if cache_seconds == 0 {
+            self.diag(
+                Severity::Warning,
+                &["jwks_cache_seconds"],
+                "a JWKS cache lifetime of 0 fetches the JWKS again for every request that carries a token: each waits for the issuer, and the issuer sees all your traffic".to_owned(),
+                Some(format!("keys the issuer removes stop verifying when the JWKS is next fetched; the default is {DEFAULT_JWKS_CACHE_SECONDS}")),
+            );
+        }
+        if min_refetch_seconds == 0 {
+            // Nothing is gained over 1 s and the only limit on kid floods is lost: refused, not warned about.
+            self.diag(
+                Severity::Error,
+                &["jwks_min_refetch_seconds"],
+                "0 lets every token naming an unknown `kid` start a JWKS fetch: a flood of tokens with random kids becomes a flood of fetches to the issuer".to_owned(),
+                Some(format!("use at least 1; the default is {DEFAULT_JWKS_MIN_REFETCH_SECONDS}")),
+            );
+        }
         let given = [
             spec.jwks.is_some() || access,
             spec.jwks_url.is_some(),
@@ -1828,13 +2000,7 @@ impl<'p> Compiler<'p> {
             });
         }
         if let Some(url) = &spec.jwks_url {
-            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| {
-                    url.strip_prefix(p)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-                });
-            if !(url.starts_with("https://") || loopback) {
+            if !jwks_url_allowed(url) {
                 self.error(
                     &["jwks_url"],
                     format!(
@@ -1945,15 +2111,23 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    /// A claim path written as a string: dots separate nested names.
+    /// A claim path written as a string (see [`parse_claim_path`]), with a warning when it reads like one
+    /// namespaced claim (`https://corp.example/roles`) split at its dots into names that never match.
     fn claim_path_str(&mut self, path: &str) -> Option<Vec<String>> {
-        let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
-        if parts.iter().any(String::is_empty) {
-            self.error(
+        let parts = parse_claim_path(path)
+            .map_err(|e| self.error(&[], e))
+            .ok()?;
+        if !path.contains('[') && parts.len() > 1 && path.contains([':', '/']) {
+            let shown: Vec<String> = parts.iter().map(|p| format!("`{p}`")).collect();
+            self.diag(
+                Severity::Warning,
                 &[],
-                format!("claim path `{path}` has an empty name; write names with dots as an array: [\"{path}\"]"),
+                format!(
+                    "claim path `{path}` is read as nested names {}; a namespaced claim named with dots never matches that",
+                    shown.join(" > ")
+                ),
+                Some(format!("to name one claim whose name holds dots, write it in brackets: `[{path}]`")),
             );
-            return None;
         }
         Some(parts)
     }

@@ -539,3 +539,270 @@ fn logs_show_client_ips_as_the_policy_says() {
         vec!["p.json: logging.sample_allowed: `1.5` is not a share between 0.0 and 1.0"]
     );
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn typ_pins_are_checked() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"]"#;
+    let cases: &[(String, &str)] = &[
+        (
+            format!(r#"{base}, {JWKS}, "typ": """#),
+            "issuers.i.typ: `` is not a media type such as `at+jwt` or `application/at+jwt`",
+        ),
+        (
+            format!(r#"{base}, {JWKS}, "typ": "at+jwt; q=1""#),
+            "issuers.i.typ: `at+jwt; q=1` is not a media type",
+        ),
+        (
+            format!(r#"{base}, {JWKS}, "typ": "a/b/c""#),
+            "issuers.i.typ: `a/b/c` is not a media type",
+        ),
+        (
+            format!(r#"{base}, {JWKS}, "typ": "/jwt""#),
+            "issuers.i.typ: `/jwt` is not a media type",
+        ),
+    ];
+    for (issuer, want) in cases {
+        let got = errors(&with_issuer(issuer, ""));
+        assert!(
+            got.iter()
+                .any(|e| e.starts_with(&format!("p.json: {want}"))),
+            "issuer {issuer}:\n want p.json: {want}\n  got {got:#?}"
+        );
+    }
+    for (typ, canonical) in [
+        ("at+jwt", "application/at+jwt"),
+        ("AT+JWT", "application/at+jwt"),
+        ("application/at+JWT", "application/at+jwt"),
+        ("JWT", "application/jwt"),
+    ] {
+        let text = with_issuer(&format!(r#"{base}, {JWKS}, "typ": "{typ}""#), "");
+        let p = Policy::compile(&text, "p.json").unwrap().policy;
+        assert_eq!(p.issuers()[0].typ.as_deref(), Some(canonical), "{typ}");
+    }
+    let p = Policy::compile(&with_issuer(&format!("{base}, {JWKS}"), ""), "p.json")
+        .unwrap()
+        .policy;
+    assert_eq!(p.issuers()[0].typ, None, "no pin unless the policy asks");
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn jwks_urls_must_be_https_or_loopback() {
+    let cases: &[(&str, bool)] = &[
+        ("https://id.example/jwks", true),
+        ("https://id.example", true),
+        ("http://127.0.0.1:8080/jwks", true),
+        ("http://localhost/jwks", true),
+        ("http://[::1]:9/jwks", true),
+        ("http://localhost", true),
+        ("http://id.example/jwks", false),
+        ("http://localhost.evil.example/jwks", false),
+        ("http://127.0.0.1.evil.example/jwks", false),
+        ("http://localhost@evil.example/jwks", false),
+        ("HTTP://id.example/jwks", false),
+        ("ftp://id.example/jwks", false),
+        (" https://id.example/jwks", false),
+        ("//id.example/jwks", false),
+        ("id.example/jwks", false),
+        ("", false),
+    ];
+    for (url, want) in cases {
+        assert_eq!(jwks_url_allowed(url), *want, "{url:?}");
+    }
+}
+
+/// (written, names or the error's start).
+const CLAIM_PATHS: &[(&str, Result<&[&str], &str>)] = &[
+    ("sub", Ok(&["sub"])),
+    ("realm_access.roles", Ok(&["realm_access", "roles"])),
+    ("[https://corp.example/roles]", Ok(&["https://corp.example/roles"])),
+    ("[https://corp.example/app].roles", Ok(&["https://corp.example/app", "roles"])),
+    ("ext.[a.b].c", Ok(&["ext", "a.b", "c"])),
+    ("[a].[b.c]", Ok(&["a", "b.c"])),
+    ("[]]", Err("claim path `[]]`: a name in brackets must be followed by `.` or the end")),
+    ("[a]]", Err("claim path `[a]]`: a name in brackets must be followed by `.` or the end")),
+    ("a..b", Err("claim path `a..b` has an empty name; write a name that holds dots in brackets: `[a..b]`")),
+    (".a", Err("claim path `.a` has an empty name")),
+    ("a.", Err("claim path `a.` has an empty name")),
+    ("", Err("claim path `` has an empty name")),
+    ("[]", Err("claim path `[]` has an empty name")),
+    ("[a.b", Err("claim path `[a.b` has a `[` without its `]`")),
+    ("[a]b", Err("claim path `[a]b`: a name in brackets must be followed by `.` or the end")),
+    ("a[b]", Err("claim path `a[b]`: `[` and `]` may only bracket a whole name")),
+    ("a.b]", Err("claim path `a.b]`: `[` and `]` may only bracket a whole name")),
+    ("[a[b]", Err("claim path `[a[b]`: `[` and `]` may only bracket a whole name")),
+];
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn claim_paths_take_bracketed_names() {
+    for (written, want) in CLAIM_PATHS {
+        match (parse_claim_path(written), want) {
+            (Ok(got), Ok(want)) => assert_eq!(got, *want, "{written}"),
+            (Err(got), Err(want)) => assert!(got.starts_with(want), "{written}: {got}"),
+            (got, want) => panic!("{written}: got {got:?}, want {want:?}"),
+        }
+    }
+    // Both spellings reach the same claim, in a claim test and in `forward_claims`.
+    let text = with_issuer(
+        &format!(
+            r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"], {JWKS},
+               "forward_claims": {{ "[https://corp.example/roles]": "X-Roles", "[https://corp.example/app].tier": "X-Tier" }}"#
+        ),
+        r#"{ "claim": "[https://corp.example/roles]", "contains": "admin" },
+           { "claim": ["https://corp.example/roles"], "contains": "admin" }"#,
+    );
+    let c = Policy::compile(&text, "p.json").unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let forward: Vec<(Vec<String>, String)> = c.policy.issuers()[0]
+        .forward
+        .iter()
+        .map(|f| (f.path.clone(), f.header.clone()))
+        .collect();
+    assert_eq!(
+        forward,
+        vec![
+            (
+                vec!["https://corp.example/app".to_owned(), "tier".to_owned()],
+                "x-tier".to_owned()
+            ),
+            (
+                vec!["https://corp.example/roles".to_owned()],
+                "x-roles".to_owned()
+            ),
+        ]
+    );
+    let Some(Cond::Token(t)) = &c.policy.rules[0].require else {
+        panic!("a token condition");
+    };
+    assert_eq!(t.claims[0].0, t.claims[1].0);
+    assert_eq!(t.claims[0].0, vec!["https://corp.example/roles".to_owned()]);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn warnings_for_namespaced_claims() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"]"#;
+    let text = with_issuer(
+        &format!(
+            r#"{base}, "jwks_url": "https://id.example/jwks",
+               "forward_claims": {{ "https://corp.example/tenant": "X-Tenant" }}"#
+        ),
+        r#"{ "claim": "https://corp.example/banned", "exists": false },
+           { "claim": "urn:corp.roles", "contains": "admin" },
+           { "claim": "realm_access.roles", "contains": "admin" },
+           { "claim": "[https://corp.example/roles]", "contains": "admin" },
+           { "claim": "urn:corp:roles", "contains": "admin" }"#,
+    );
+    assert_eq!(
+        warnings(&text),
+        vec![
+            "p.json: issuers.i.forward_claims.https://corp.example/tenant: claim path `https://corp.example/tenant` is read as nested names `https://corp` > `example/tenant`; a namespaced claim named with dots never matches that (to name one claim whose name holds dots, write it in brackets: `[https://corp.example/tenant]`)",
+            "p.json: rules[0] (id `t`), field `require.token.claims[0].claim`: claim path `https://corp.example/banned` is read as nested names `https://corp` > `example/banned`; a namespaced claim named with dots never matches that (to name one claim whose name holds dots, write it in brackets: `[https://corp.example/banned]`)",
+            "p.json: rules[0] (id `t`), field `require.token.claims[1].claim`: claim path `urn:corp.roles` is read as nested names `urn:corp` > `roles`; a namespaced claim named with dots never matches that (to name one claim whose name holds dots, write it in brackets: `[urn:corp.roles]`)",
+        ]
+    );
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn a_header_carries_one_claim() {
+    let issuer = |name: &str, forward: &str| {
+        format!(
+            r#""{name}": {{ "issuer": "https://{name}.example", "audiences": ["api"], "algorithms": ["HS256"],
+                 "hmac_secrets": ["S_{name}"], "forward_claims": {{ {forward} }} }}"#
+        )
+    };
+    let policy = |issuers: &[String]| {
+        format!(
+            r#"{{ "version": 1, "issuers": {{ {} }}, "default": {{ "action": "allow" }} }}"#,
+            issuers.join(",")
+        )
+    };
+    let cases: &[(Vec<String>, &[&str])] = &[
+        (
+            vec![issuer("corp", r#""sub": "X-User""#), issuer("partner", r#""sub": "X-User""#)],
+            &["p.json: issuers.partner.forward_claims.sub: header `X-User` already carries claim `sub` of issuer `corp` (as `X-User`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"],
+        ),
+        (
+            vec![issuer("corp", r#""sub": "X-User""#), issuer("partner", r#""client_id": "x_user""#)],
+            &["p.json: issuers.partner.forward_claims.client_id: header `x_user` already carries claim `sub` of issuer `corp` (as `X-User`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"],
+        ),
+        (
+            vec![issuer("corp", r#""email": "X-Who", "sub": "x-WHO""#)],
+            &["p.json: issuers.corp.forward_claims.sub: header `x-WHO` already carries claim `email` of this issuer (as `X-Who`): the origin could not tell whose claim it reads, and one issuer's token could fill in another's identity"],
+        ),
+        (
+            vec![issuer("corp", r#""sub": "X-User""#), issuer("partner", r#""sub": "X-Partner-User""#)],
+            &[],
+        ),
+    ];
+    for (issuers, want) in cases {
+        assert_eq!(errors(&policy(issuers)), *want, "{issuers:?}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn path_patterns_that_end_in_a_slash_are_rewritten() {
+    let text = with_rules(
+        r#"{ "id": "a", "action": "deny", "when": { "path_is": ["/admin//", "/secret/.", "/x/y/..", "/ok/", "/", "//"] } },
+           { "id": "b", "action": "deny", "when": { "path_matches": ["/files/**//", "/f/*/", "/g/*"] } },
+           { "id": "c", "action": "deny", "when": { "path_under": ["/under//", "/u/."] } },
+           { "id": "d", "action": "deny", "when": { "client_ip_in": "blocked" } },
+           { "id": "e", "action": "require", "when": { "origin_in": "apps" }, "require": { "client_ip_in": "office" } }"#,
+    );
+    let c = Policy::compile(&text, "p.json").unwrap();
+    let got: Vec<String> = c.warnings.iter().map(|d| d.render("p.json")).collect();
+    assert_eq!(
+        got,
+        vec![
+            "p.json: rules[0] (id `a`), field `when.path_is[0]`: path pattern `/admin//` normalises to `/admin/`, which no request path is (requests are matched without their trailing slash); it is read as `/admin` (write `/admin`)",
+            "p.json: rules[0] (id `a`), field `when.path_is[1]`: path pattern `/secret/.` normalises to `/secret/`, which no request path is (requests are matched without their trailing slash); it is read as `/secret` (write `/secret`)",
+            "p.json: rules[0] (id `a`), field `when.path_is[2]`: path pattern `/x/y/..` normalises to `/x/`, which no request path is (requests are matched without their trailing slash); it is read as `/x` (write `/x`)",
+            "p.json: rules[1] (id `b`), field `when.path_matches[0]`: path pattern `/files/**//` normalises to `/files/**/`, which no request path is (requests are matched without their trailing slash); it is read as `/files/**` (write `/files/**`)",
+        ]
+    );
+    let Some(Cond::Path(is)) = &c.policy.rules[0].when else {
+        panic!("path_is");
+    };
+    let is: Vec<&str> = is.iter().map(PathPattern::as_str).collect();
+    assert_eq!(is, ["/admin", "/secret", "/x", "/ok", "/", "/"]);
+    let Some(Cond::Path(globs)) = &c.policy.rules[1].when else {
+        panic!("path_matches");
+    };
+    let globs: Vec<&str> = globs.iter().map(PathPattern::as_str).collect();
+    assert_eq!(globs, ["/files/**", "/f/*", "/g/*"]);
+    // The rewritten patterns match what a request for the path they were meant for normalises to.
+    let opts = PathOptions::default();
+    for (path, rule) in [("/admin/", 0), ("//secret", 0), ("/files/a/b/", 1)] {
+        let norm = scope::normalize_path(path, &opts).unwrap();
+        let norm = without_trailing_slash(&norm);
+        let pats = match &c.policy.rules[rule].when {
+            Some(Cond::Path(p)) => p,
+            _ => panic!(),
+        };
+        assert!(pats.iter().any(|p| p.matches(norm)), "{path}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+fn jwks_refetch_settings_are_checked() {
+    let base = r#""issuer": "https://id.example", "audiences": ["api"], "algorithms": ["EdDSA"], "jwks_url": "https://id.example/jwks""#;
+    let zero = with_issuer(&format!(r#"{base}, "jwks_min_refetch_seconds": 0"#), "");
+    assert_eq!(
+        errors(&zero).first().map(String::as_str),
+        Some("p.json: issuers.i.jwks_min_refetch_seconds: 0 lets every token naming an unknown `kid` start a JWKS fetch: a flood of tokens with random kids becomes a flood of fetches to the issuer (use at least 1; the default is 60)")
+    );
+    // 1 s is the least refetch interval accepted, without a warning.
+    let one = with_issuer(&format!(r#"{base}, "jwks_min_refetch_seconds": 1"#), "");
+    assert!(warnings(&one).is_empty());
+    // A cache lifetime of 0 is allowed (the freshest keys), but what it costs is said.
+    let zero = with_issuer(&format!(r#"{base}, "jwks_cache_seconds": 0"#), "");
+    assert_eq!(
+        warnings(&zero),
+        ["p.json: issuers.i.jwks_cache_seconds: a JWKS cache lifetime of 0 fetches the JWKS again for every request that carries a token: each waits for the issuer, and the issuer sees all your traffic (keys the issuer removes stop verifying when the JWKS is next fetched; the default is 600)"]
+    );
+}

@@ -217,6 +217,30 @@ fn pin_algorithm(name: &str, allowed: &[Algorithm]) -> Result<Algorithm, TokenEr
     }
 }
 
+/// The canonical form of a JOSE `typ` (RFC 7515 4.1.9): ASCII lower-case (media types compare
+/// case-insensitively) with `application/` prepended when the value holds no `/`, so `at+jwt`, `AT+JWT` and
+/// `application/at+jwt` are one type. The policy compiler stores a pinned `typ` in this form.
+pub fn canonical_typ(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    if lower.contains('/') {
+        lower
+    } else {
+        format!("application/{lower}")
+    }
+}
+
+/// Whether a token header's `typ` is the pinned one (`pinned` in [`canonical_typ`] form), compared as RFC 7515
+/// says: case-insensitively, the `application/` prefix optional. A token without `typ` is not of the pinned type.
+pub fn typ_matches(pinned: &str, typ: Option<&str>) -> bool {
+    match typ {
+        Some(t) if t.contains('/') => t.eq_ignore_ascii_case(pinned),
+        Some(t) => pinned
+            .strip_prefix("application/")
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(t)),
+        None => false,
+    }
+}
+
 /// A token's claims: a JSON object read with duplicate keys refused at every depth.
 ///
 /// `Debug` shows claim names only, never values.
@@ -1229,6 +1253,40 @@ mod tests {
                 (got, want) => assert_eq!(got.map(|_| ()), want.map(|_| ()), "{name}: {text}"),
             }
         }
+    }
+
+    /// (pinned as written in the policy, the token's `typ`, whether it matches).
+    const TYP_CASES: &[(&str, Option<&str>, bool)] = &[
+        ("at+jwt", Some("at+jwt"), true),
+        ("at+jwt", Some("AT+JWT"), true),
+        ("at+jwt", Some("application/at+jwt"), true),
+        ("at+jwt", Some("Application/AT+jwt"), true),
+        ("application/at+jwt", Some("at+jwt"), true),
+        ("AT+JWT", Some("at+jwt"), true),
+        ("at+jwt", None, false),
+        ("at+jwt", Some("JWT"), false),
+        ("at+jwt", Some(""), false),
+        ("at+jwt", Some("at+jwt "), false),
+        ("at+jwt", Some("text/at+jwt"), false),
+        ("at+jwt", Some("application/jwt"), false),
+        ("at+jwt", Some("application/application/at+jwt"), false),
+        ("at+jwt", Some("at+jwt; charset=utf-8"), false),
+        ("jwt", Some("JWT"), true),
+        ("jwt", Some("at+jwt"), false),
+        ("example/x", Some("example/X"), true),
+        ("example/x", Some("x"), false),
+        ("example/x", Some("application/example/x"), false),
+    ];
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn typ_table() {
+        for (pinned, typ, want) in TYP_CASES {
+            let canonical = canonical_typ(pinned);
+            assert_eq!(typ_matches(&canonical, *typ), *want, "{pinned} vs {typ:?}");
+        }
+        assert_eq!(canonical_typ("AT+JWT"), "application/at+jwt");
+        assert_eq!(canonical_typ("Application/AT+JWT"), "application/at+jwt");
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -124,6 +124,8 @@ pub enum TokenError {
     Algorithm,
     /// A `crit` header parameter, which this filter understands none of.
     CriticalHeader,
+    /// The header's `typ` is not the one the issuer pins (or is absent where one is pinned).
+    Type,
     /// No key of the issuer matches the token's `kid` and algorithm.
     UnknownKey,
     /// The signature does not verify.
@@ -155,6 +157,7 @@ impl TokenError {
             TokenError::Encrypted => "token_encrypted",
             TokenError::Algorithm => "token_algorithm",
             TokenError::CriticalHeader => "token_critical_header",
+            TokenError::Type => "token_type",
             TokenError::UnknownKey => "token_unknown_key",
             TokenError::BadSignature => "token_invalid_signature",
             TokenError::Expired => "token_expired",

@@ -4,15 +4,41 @@
 //! `kid` is unknown may trigger one refetch per `min_refetch_seconds` (a flood of random kids must not become a
 //! flood of fetches). A failed fetch keeps serving the keys already held (stale-if-error); with no keys at all the
 //! issuer's tokens cannot be checked and the caller fails closed. Never fail open.
+//!
+//! A fetch that fails and a document that is valid but holds no usable key are different things
+//! ([`read_document`]): an unreachable issuer, an error status or a damaged document keep the last good keys; a
+//! well-formed JWKS with an empty `keys` array (an identity provider's emergency revocation), or with only keys
+//! this filter cannot use, replaces them, and the issuer's tokens are then refused (`token_unknown_key`).
 
 use std::sync::Arc;
 
 use crate::policy::RemoteJwks;
-use crate::token::jwk::VerifyKey;
+use crate::token::jwk::{self, JwksMode, JwksParsed, VerifyKey};
+use crate::token::jwt;
+
+/// Largest JWKS document accepted, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// Reads a fetched JWKS document (the body of a 200 answer). `Err` means the document is damaged (over
+/// [`MAX_DOCUMENT_BYTES`], not strict JSON, a repeated member, not `{"keys": [...]}`, over the key cap): the
+/// fetch counts as failed and the keys held stay in use. `Ok` is the issuer's key set as published, even with no
+/// usable key in it (an empty `keys` array, or only keys of a type, curve or use this filter cannot verify with,
+/// listed in [`JwksParsed::skipped`]): the caller replaces the keys held with it, so keys the issuer withdrew
+/// stop verifying at once.
+pub fn read_document(text: &[u8]) -> Result<JwksParsed, String> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err("document too large".to_owned());
+    }
+    // Strict JSON: a document with a repeated member (`"use": "enc", "use": "sig"`) is refused, not read as
+    // whichever copy a parser keeps.
+    let doc = jwt::parse_json_strict(text).map_err(|_| "not strict JSON".to_owned())?;
+    jwk::parse_jwks(&doc, JwksMode::Remote).map_err(|e| e.to_string())
+}
 
 /// What the cache holds for one remote JWKS.
 #[derive(Debug, Clone, Default)]
 pub struct JwksState {
+    /// The keys of the last good document; `Some` of an empty set when the issuer published no usable key.
     keys: Option<Arc<[VerifyKey]>>,
     /// When the keys held were fetched.
     fetched_at: Option<u64>,
@@ -102,7 +128,8 @@ impl JwksState {
         self.in_flight_since = Some(now);
     }
 
-    /// Records a successful fetch.
+    /// Records a successful fetch: `keys` replace the keys held, even when there are none (see
+    /// [`read_document`]).
     pub fn fetched(&mut self, keys: Vec<VerifyKey>, now: u64) {
         self.in_flight_since = None;
         self.keys = Some(keys.into());
@@ -178,6 +205,138 @@ mod tests {
         st.fetched(vec![key(), key()], 1700);
         assert_eq!(st.due(&s, 1701), None);
         assert_eq!(st.keys().map(|k| k.len()), Some(2));
+    }
+
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    /// Ok(number of usable keys, number skipped) or the error.
+    type Read = Result<(usize, usize), &'static str>;
+
+    /// (name, document, what reading it gives).
+    const DOCUMENTS: &[(&str, &str, Read)] = &[
+        (
+            "one key",
+            r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"$X","kid":"a"}]}"#,
+            Ok((1, 0)),
+        ),
+        ("empty set: honoured", r#"{"keys":[]}"#, Ok((0, 0))),
+        (
+            "other members ignored",
+            r#"{"keys":[],"next":"later"}"#,
+            Ok((0, 0)),
+        ),
+        (
+            "only an unsupported kty: no usable key",
+            r#"{"keys":[{"kty":"EC","crv":"secp256k1","x":"$X","y":"$X","kid":"k"}]}"#,
+            Ok((0, 1)),
+        ),
+        (
+            "only an unknown kty",
+            r#"{"keys":[{"kty":"PQC","kid":"k"}]}"#,
+            Ok((0, 1)),
+        ),
+        (
+            "only an encryption key",
+            r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"$X","use":"enc"}]}"#,
+            Ok((0, 1)),
+        ),
+        (
+            "a usable key next to an unusable one",
+            r#"{"keys":[{"kty":"PQC"},{"kty":"OKP","crv":"Ed25519","x":"$X"}]}"#,
+            Ok((1, 1)),
+        ),
+        (
+            "not json",
+            "<html>maintenance</html>",
+            Err("not strict JSON"),
+        ),
+        (
+            "truncated",
+            r#"{"keys":[{"kty":"OKP","#,
+            Err("not strict JSON"),
+        ),
+        (
+            "repeated member",
+            r#"{"keys":[],"keys":[]}"#,
+            Err("not strict JSON"),
+        ),
+        (
+            "no keys member",
+            r#"{"jwks":[]}"#,
+            Err("a jwks must be a json object with a `keys` array"),
+        ),
+        (
+            "keys not an array",
+            r#"{"keys":{}}"#,
+            Err("a jwks must be a json object with a `keys` array"),
+        ),
+        (
+            "keys null",
+            r#"{"keys":null}"#,
+            Err("a jwks must be a json object with a `keys` array"),
+        ),
+        (
+            "an array",
+            r#"[]"#,
+            Err("a jwks must be a json object with a `keys` array"),
+        ),
+        ("empty body", "", Err("not strict JSON")),
+    ];
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+    fn documents_damaged_or_honoured() {
+        for (name, doc, want) in DOCUMENTS {
+            let doc = doc.replace("$X", ED_X);
+            let got = read_document(doc.as_bytes()).map(|p| (p.keys.len(), p.skipped.len()));
+            assert_eq!(got, want.map_err(str::to_owned), "{name}");
+        }
+        let many = format!("{{\"keys\":[{}]}}", vec!["{}"; 101].join(","));
+        assert_eq!(
+            read_document(many.as_bytes()).map(|p| p.keys.len()),
+            Err("the jwks has 101 keys, over the limit of 100".to_owned())
+        );
+        let huge = format!(
+            "{{\"keys\":[],\"pad\":\"{}\"}}",
+            "a".repeat(MAX_DOCUMENT_BYTES)
+        );
+        assert_eq!(
+            read_document(huge.as_bytes()).map(|p| p.keys.len()),
+            Err("document too large".to_owned())
+        );
+    }
+
+    /// An empty set replaces the keys held (they are not kept as after a failed fetch), is not refetched before
+    /// the cache lifetime, and a later good document restores keys.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
+    fn an_empty_set_replaces_the_keys_held() {
+        let s = spec();
+        let mut st = JwksState::default();
+        st.fetched(vec![key(), key()], 0);
+        st.failed(600);
+        assert_eq!(
+            st.keys().map(|k| k.len()),
+            Some(2),
+            "a failed fetch keeps them"
+        );
+        let revoked = read_document(br#"{"keys":[]}"#).unwrap().keys;
+        st.fetched(revoked, 700);
+        assert_eq!(
+            st.keys().map(|k| k.len()),
+            Some(0),
+            "an empty set is honoured"
+        );
+        assert!(!st.awaiting_first_keys(700));
+        assert_eq!(
+            st.due(&s, 701),
+            None,
+            "an empty set is a good answer, not a failure to retry"
+        );
+        assert_eq!(st.due(&s, 1300), Some(FetchReason::Stale));
+        assert!(st.may_refetch_for_unknown_kid(&s, 760));
+        st.fetched(vec![key()], 760);
+        assert_eq!(st.keys().map(|k| k.len()), Some(1));
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -91,19 +91,22 @@ pub async fn verify_tokens<V: SignatureVerifier>(
                 continue;
             }
         };
+        let issuer_keys = keys.keys(id);
         let hit = cache
             .try_borrow_mut()
             .ok()
-            .and_then(|mut c| c.get(id, &token, issuer, now));
+            .and_then(|mut c| c.get(id, &token, issuer, issuer_keys, now));
         let result = match hit {
             Some(hit) => hit,
-            None => {
-                let verified = verify_one(issuer, &token, now, keys.keys(id), verifier).await?;
-                if let (Ok(claims), Ok(mut c)) = (&verified, cache.try_borrow_mut()) {
-                    c.insert(id, &token, Arc::clone(claims), now);
+            None => match verify_one(issuer, &token, now, issuer_keys, verifier).await? {
+                Ok((claims, key)) => {
+                    if let Ok(mut c) = cache.try_borrow_mut() {
+                        c.insert(id, &token, Arc::clone(&claims), key, now);
+                    }
+                    Ok(claims)
                 }
-                verified
-            }
+                Err(e) => Err(e),
+            },
         };
         results.push(result);
     }
@@ -116,11 +119,17 @@ async fn verify_one<V: SignatureVerifier>(
     now: UnixTime,
     keys: Keys<'_>,
     verifier: &V,
-) -> Result<Result<Arc<Claims>, TokenError>, Unavailable> {
+) -> Result<Result<(Arc<Claims>, u64), TokenError>, Unavailable> {
     let parsed = match jwt::parse(token, &issuer.algorithms, issuer.max_token_bytes) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
+    // A pinned `typ` is checked before any cryptography, like `alg`: an ID token is not an access token.
+    if let Some(pinned) = &issuer.typ {
+        if !jwt::typ_matches(pinned, parsed.header.typ.as_deref()) {
+            return Ok(Err(TokenError::Type));
+        }
+    }
     // A token for another issuer is refused without spending a signature check on it. Nothing is trusted from
     // the unverified claims: this can only refuse.
     let iss = parsed.claims.get(&["iss"]).and_then(|v| v.as_str());
@@ -158,14 +167,14 @@ async fn verify_one<V: SignatureVerifier>(
     if candidates.is_empty() {
         return Ok(Err(TokenError::UnknownKey));
     }
-    let mut verified = false;
+    let mut verified = None;
     for key in candidates {
         match verifier
             .verify(alg, key, parsed.signing_input.as_bytes(), &parsed.signature)
             .await
         {
             Ok(()) => {
-                verified = true;
+                verified = Some(key_fingerprint(key));
                 break;
             }
             Err(VerifyError::BadSignature) | Err(VerifyError::KeyMismatch) => {}
@@ -177,13 +186,41 @@ async fn verify_one<V: SignatureVerifier>(
             }
         }
     }
-    if !verified {
+    let Some(key) = verified else {
         return Ok(Err(TokenError::BadSignature));
-    }
+    };
     Ok(
         jwt::check_claims(&parsed.claims, &issuer.claim_rules, now.0)
-            .map(|()| Arc::new(parsed.claims)),
+            .map(|()| (Arc::new(parsed.claims), key)),
     )
+}
+
+/// Which key verified a token, so a cached token is used only while that key is still held: its `kid`, its own
+/// `alg` and its material, hashed (64-bit FNV-1a). Not collision-resistant, and it need not be: the keys compared
+/// all come from the policy, Worker secrets or the issuer's JWKS, never from a client.
+fn key_fingerprint(key: &VerifyKey) -> u64 {
+    let (family, a, b): (u8, &[u8], &[u8]) = match &key.material {
+        KeyMaterial::Hmac(secret) => (0, secret, &[]),
+        KeyMaterial::Rsa { n, e } => (1, n, e),
+        KeyMaterial::EcP256 { x, y } => (2, x, y),
+        KeyMaterial::EcP384 { x, y } => (3, x, y),
+        KeyMaterial::Ed25519 { x } => (4, x, &[]),
+    };
+    let head = [
+        family,
+        key.alg.map_or(0, |alg| alg as u8 + 1),
+        u8::from(key.kid.is_some()),
+    ];
+    let kid = key.kid.as_deref().unwrap_or("").as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for field in [&head[..], kid, a, b] {
+        // Each field is length-prefixed, so no two splits of the same bytes hash alike.
+        for byte in (field.len() as u32).to_le_bytes().iter().chain(field) {
+            h ^= u64::from(*byte);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// Most tokens the verified-token cache holds.
@@ -194,7 +231,9 @@ pub const CACHE_BYTES: usize = 2 * 1024 * 1024;
 /// Tokens that verified, so a client's repeated token costs a lookup and the time checks instead of a signature
 /// check. Keyed by issuer and the full token text (a hash alone could let one token stand in for another);
 /// bounded in entries and bytes; an entry is never used once the clock passes its `exp` (claims are checked
-/// again on every hit, with the caller's clock).
+/// again on every hit, with the caller's clock), nor once the key that verified it is no longer among the
+/// issuer's keys (a key removed from the JWKS revokes its cached tokens at once: the token is verified again
+/// against the keys held, and fails).
 #[derive(Debug, Default)]
 pub struct VerifiedCache {
     entries: HashMap<(usize, Box<str>), CacheEntry>,
@@ -207,22 +246,31 @@ struct CacheEntry {
     claims: Arc<Claims>,
     /// `exp` (seconds), or `u64::MAX` for tokens without one.
     expires: u64,
+    /// The fingerprint of the key that verified the token ([`key_fingerprint`]).
+    key: u64,
     /// Insertion order, for eviction.
     stamp: u64,
 }
 
 impl VerifiedCache {
-    /// The cached outcome for this token, if it verified before and has not expired.
+    /// The cached outcome for this token, if it verified before, has not expired and the key that verified it is
+    /// still among `keys` (the issuer's keys now). An entry whose key is gone is dropped: a miss, so the token is
+    /// checked again against the keys held.
     fn get(
         &mut self,
         issuer_id: usize,
         token: &str,
         issuer: &Issuer,
+        keys: Keys<'_>,
         now: UnixTime,
     ) -> Option<Result<Arc<Claims>, TokenError>> {
         let key = (issuer_id, Box::<str>::from(token));
         let entry = self.entries.get(&key)?;
-        if now.0 > entry.expires.saturating_add(issuer.claim_rules.leeway) {
+        let key_held = match keys {
+            Keys::Ready(keys) => keys.iter().any(|k| key_fingerprint(k) == entry.key),
+            Keys::Unavailable => false,
+        };
+        if !key_held || now.0 > entry.expires.saturating_add(issuer.claim_rules.leeway) {
             self.remove(&key);
             return None;
         }
@@ -230,7 +278,14 @@ impl VerifiedCache {
         Some(jwt::check_claims(&claims, &issuer.claim_rules, now.0).map(|()| claims))
     }
 
-    fn insert(&mut self, issuer_id: usize, token: &str, claims: Arc<Claims>, now: UnixTime) {
+    fn insert(
+        &mut self,
+        issuer_id: usize,
+        token: &str,
+        claims: Arc<Claims>,
+        key: u64,
+        now: UnixTime,
+    ) {
         if token.len() > CACHE_BYTES / 16 {
             return;
         }
@@ -250,6 +305,7 @@ impl VerifiedCache {
             CacheEntry {
                 claims,
                 expires,
+                key,
                 stamp: self.clock,
             },
         );

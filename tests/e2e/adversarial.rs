@@ -293,6 +293,13 @@ const ROWS: &[Row] = &[
     ("ip", "leading-space", "GET", "/ip/76", &[("CF-Connecting-IP", "  192.0.2.1")], &[], Deny(403, "ip_denied")),
     ("ip", "trailing-tab", "GET", "/ip/77", &[("CF-Connecting-IP", "192.0.2.1\t")], &[], Deny(403, "ip_denied")),
     ("ip", "inner-space", "GET", "/ip/78", &[("CF-Connecting-IP", "192.0.2. 1")], &[], Deny(403, "client_ip_invalid")),
+    // Cloudflare's Pseudo IPv4 ("overwrite headers"): a 240.0.0.0/4 address, the real client in CF-Connecting-IPv6.
+    ("ip", "pseudo-v4-blocked-v6", "GET", "/ip/pseudo-1", &[("CF-Connecting-IP", "240.0.0.1"), ("CF-Connecting-IPv6", "2001:db8:bad::1")], &[], Deny(403, "ip_denied")),
+    ("ip", "pseudo-v4-good-v6", "GET", "/ip/pseudo-2", &[("CF-Connecting-IP", "240.12.34.56"), ("CF-Connecting-IPv6", "2001:db8:beef::1")], &[], Fwd(&[Ip("2001:db8:beef::1")])),
+    ("ip", "pseudo-v4-alone", "GET", "/ip/pseudo-3", &[("CF-Connecting-IP", "240.0.0.1")], &[], Deny(403, "client_ip_invalid")),
+    ("ip", "pseudo-v4-v4-in-v6-header", "GET", "/ip/pseudo-4", &[("CF-Connecting-IP", "255.0.0.1"), ("CF-Connecting-IPv6", "198.51.100.7")], &[], Deny(403, "client_ip_invalid")),
+    ("ip", "pseudo-v4-office-v6-hidden", "GET", "/admin/users", &[("CF-Connecting-IP", "240.0.0.1"), ("CF-Connecting-IPv6", "2001:db8:1::1")], &[], Deny(404, "not_found")),
+    ("ip", "v6-header-ignored-for-real-v4", "GET", "/ip/pseudo-5", &[BAD, ("CF-Connecting-IPv6", "2001:db8:beef::1")], &[], Deny(403, "ip_denied")),
     ("ip", "two-space-separated", "GET", "/ip/79", &[("CF-Connecting-IP", "198.51.100.7 192.0.2.1")], &[], Deny(403, "client_ip_invalid")),
     ("ip", "nbsp", "GET", "/ip/80", &[("CF-Connecting-IP", "198.51.100.7\u{a0}")], &[], Deny(403, "client_ip_invalid")),
     ("ip", "fullwidth-digits", "GET", "/ip/81", &[("CF-Connecting-IP", "\u{ff11}\u{ff19}\u{ff18}.51.100.7")], &[], Deny(403, "client_ip_invalid")),
@@ -378,6 +385,26 @@ const ROWS: &[Row] = &[
     ("origin", "preflight-trailing-dot", "OPTIONS", "/web", &[OK, ("Origin", "https://app.example.com."), ("Access-Control-Request-Method", "GET")], &[], Deny(403, "origin_invalid")),
 
     // ----- Paths. Matching uses the normalised path; the request goes on as the runtime parsed it.
+    // Escapes origins decode before routing (nginx, Go, Spring, Kestrel, WSGI): sub-delimiters, `:` and `@`.
+    ("path", "reserved-colon-raw", "GET", "/v1/keys:rotate", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-colon-encoded", "GET", "/v1/keys%3Arotate", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-colon-encoded-lower", "GET", "/v1/keys%3arotate", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-colon-dot-segments", "GET", "/v1/x/../keys%3Arotate/", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-dollar-encoded", "GET", "/odata/%24batch", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-dollar-and-letters", "GET", "/odata/%24%62atch", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-at-encoded", "GET", "/users/%40admin", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-at-encoded-below", "GET", "/users/%40admin/keys", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-parens-encoded", "GET", "/files/%28copy%29", &[OK], &[], Deny(403, "reserved_path")),
+    ("path", "reserved-at-double-encoded", "GET", "/users/%2540admin", &[OK], &[], Deny(403, "path_invalid")),
+    ("path", "reserved-question-kept", "GET", "/v1/keys%3Frotate", &[OK], &[], Fwd(&[Target("/v1/keys%3Frotate")])),
+    ("path", "reserved-other-user", "GET", "/users/%40someone", &[OK], &[], Fwd(&[Target("/users/%40someone")])),
+    // Headers some origins route by instead of the request line are removed (CVE-2018-14773 class).
+    ("path", "x-original-url-stripped", "GET", "/hello", &[OK, ("X-Original-URL", "/admin/users")], &[], Fwd(&[Lacks("x-original-url")])),
+    ("path", "x-rewrite-url-stripped", "GET", "/hello", &[OK, ("X-Rewrite-URL", "/admin/users")], &[], Fwd(&[Lacks("x-rewrite-url")])),
+    ("path", "x-original-url-underscore-stripped", "GET", "/hello", &[OK, ("X_Original_URL", "/admin/users")], &[], Fwd(&[Lacks("x_original_url")])),
+    ("path", "x-original-uri-stripped", "GET", "/hello", &[OK, ("X-Original-URI", "/admin/users")], &[], Fwd(&[Lacks("x-original-uri")])),
+    ("path", "x-forwarded-uri-stripped", "GET", "/hello", &[OK, ("X-Forwarded-Uri", "/admin/users")], &[], Fwd(&[Lacks("x-forwarded-uri")])),
+    ("path", "x-forwarded-prefix-stripped", "GET", "/hello", &[OK, ("X-Forwarded-Prefix", "/admin")], &[], Fwd(&[Lacks("x-forwarded-prefix")])),
     ("path", "all-letters-encoded", "GET", "/%61%64%6D%69%6E/users", &[OK], &[], Deny(404, "not_found")),
     ("path", "one-letter-encoded", "GET", "/adm%69n", &[OK], &[], Deny(404, "not_found")),
     ("path", "dot-segment", "GET", "/admin/./users", &[OK], &[], Deny(404, "not_found")),
@@ -510,6 +537,17 @@ const ROWS: &[Row] = &[
     ("method", "override-garbage-stripped", "GET", "/hello", &[OK, ("X-HTTP-Method-Override", "not a method")], &[], Fwd(&[Lacks("x-http-method-override")])),
     ("method", "override-on-open-post-stripped", "POST", "/web", &[OK, ("X-HTTP-Method-Override", "DELETE"), ("X-HTTP-Method", "DELETE"), ("X-Method-Override", "DELETE")], &[], Fwd(&[Method("POST"), Lacks("x-http-method-override"), Lacks("x-http-method"), Lacks("x-method-override")])),
     ("method", "override-underscore-names-stripped", "GET", "/static/app.js", &[OK, ("X_HTTP_Method_Override", "DELETE"), ("X_HTTP_Method", "DELETE"), ("X_Method_Override", "DELETE")], &[], Fwd(&[Lacks("x_http_method_override"), Lacks("x_http_method"), Lacks("x_method_override")])),
+    // `_method` in the query reaches the origin, which honours it on POST (Laravel, Symfony, Express's
+    // methodOverride('_method')); the policy does not honour overrides, so it is refused in every PHP spelling.
+    ("method", "underscore-method-on-post", "POST", "/web?_method=DELETE", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-on-read-only", "POST", "/static/app.js?_method=GET", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-upper", "POST", "/web?_METHOD=DELETE", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-plus", "POST", "/web?+_method=DELETE", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-array", "POST", "/web?a=1&_method[]=DELETE", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-encoded", "POST", "/web?%5Fmethod=DELETE", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-nul", "POST", "/web?_method%00x=DELETE", &[OK], &[], Deny(403, "method_invalid")),
+    ("method", "underscore-method-on-get", "GET", "/web?_method=DELETE", &[OK], &[], Fwd(&[Target("/web?_method=DELETE"), Method("GET")])),
+    ("method", "other-parameter-on-post", "POST", "/web?method=DELETE&x_method=PUT", &[OK], &[], Fwd(&[Method("POST")])),
     ("method", "override-with-token-stripped", "GET", API, &[OK, B0, ("X-HTTP-Method-Override", "DELETE")], &[RS], Fwd(&[Subject, Lacks("x-http-method-override")])),
 
     // ----- Host. The e2e policy has no host rule; what matters is that odd hosts neither crash nor pass the scope.
@@ -744,6 +782,16 @@ const ROWS: &[Row] = &[
     ("tok", "bearer-and-case-folded-cookie-twin", "GET", API, &[OK, B0, ("Cookie", "Session=%T1%")], &[RS, Jose("RS256", "", r#"{%STD%,"sub":"someone-else"}"#)], Deny(401, "token_ambiguous")),
     ("tok", "bearer-and-percent-encoded-cookie-twin", "GET", API, &[OK, B0, ("Cookie", "%73ession=%T1%")], &[RS, Jose("RS256", "", r#"{%STD%,"sub":"someone-else"}"#)], Deny(401, "token_ambiguous")),
     ("tok", "two-cookie-headers", "GET", API, &[OK, C0, ("Cookie", "theme=dark")], &[RS], Deny(401, "token_ambiguous")),
+    // Python's http.cookies (and parsers of the RFC 2109 era) read a cookie after `,` or white space.
+    ("tok", "cookie-after-comma", "GET", API, &[OK, ("Cookie", "theme=dark, session=%T0%")], &[RS], Deny(401, "token_ambiguous")),
+    ("tok", "cookie-after-space", "GET", API, &[OK, ("Cookie", "theme=dark session=%T0%")], &[RS], Deny(401, "token_ambiguous")),
+    ("tok", "cookie-after-comma-with-bearer", "GET", API, &[OK, B0, ("Cookie", "theme=dark,session=%T1%")], &[RS, Jose("RS256", "", r#"{%STD%,"sub":"someone-else"}"#)], Deny(401, "token_ambiguous")),
+    ("tok", "two-cookie-headers-second-session", "GET", API, &[OK, ("Cookie", "theme=dark"), C0], &[RS], Deny(401, "token_ambiguous")),
+    ("tok", "cookie-php-leading-space-twin", "GET", API, &[OK, B0, ("Cookie", "a=1;%20session=%T1%")], &[RS, Jose("RS256", "", r#"{%STD%,"sub":"someone-else"}"#)], Deny(401, "token_ambiguous")),
+    ("tok", "cookie-php-array-twin", "GET", API, &[OK, B0, ("Cookie", "session[]=%T1%")], &[RS, Jose("RS256", "", r#"{%STD%,"sub":"someone-else"}"#)], Deny(401, "token_ambiguous")),
+    ("tok", "cookie-other-after-comma", "GET", API, &[OK, ("Cookie", "session=%T0%; theme=dark, lang=en")], &[RS], SUB),
+    // Forwarded claims: a comma inside one value is encoded, so it cannot pass for two list elements.
+    ("tok", "forwarded-comma-encoded", "GET", API, &[OK, B0], &[Jose("RS256", "", r#"{%STD%,"sub":"reader,admin"}"#)], Fwd(&[Has("x-auth-subject", "reader%2Cadmin")])),
     ("tok", "cookie-quoted", "GET", API, &[OK, ("Cookie", "session=\"%T0%\"")], &[RS], SUB),
     ("tok", "cookie-spaced", "GET", API, &[OK, ("Cookie", "theme=dark ;  session = %T0% ;x=1")], &[ES], SUB),
     ("tok", "bearer-lowercase", "GET", API, &[OK, ("Authorization", "bearer %T0%")], &[RS], SUB),

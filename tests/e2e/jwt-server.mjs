@@ -1,13 +1,14 @@
 // A real JWKS endpoint and token mint for the end-to-end tests, built on the independent `jose` package (not on
 // edge-access's own code). It listens on 127.0.0.1 (port 0: the OS picks) and prints `listening <port>`.
 //
-//   GET  /jwks          the published public keys (503 while "down", garbage JSON while "garbage")
+//   GET  /jwks          the published public keys (503 while "down", garbage JSON while "garbage", `{"keys": []}`
+//                       while "empty", one key of an unknown `kty` while "unusable")
 //   POST /mint          {alg, kid?, claims, header?, secret?, private_jwk?} -> {token}; signs with the named key
 //                       even if it is not published yet (to test rotation); HS* algorithms sign with `secret`;
 //                       `private_jwk` signs with that key instead (the bundled-JWKS tests)
 //   POST /rotate        publishes the next generation of keys (kids `*-2`), keeping the first ones
 //   POST /retire        stops publishing the first generation
-//   POST /mode          {mode: "up" | "down" | "garbage" | "slow"}
+//   POST /mode          {mode: "up" | "down" | "garbage" | "slow" | "empty" | "unusable"}
 //   GET  /stats         {fetches}
 import http from 'node:http';
 import { generateKeyPair, exportJWK, importJWK, SignJWT } from 'jose';
@@ -43,6 +44,9 @@ const server = http.createServer(async (req, res) => {
       if (mode === 'down') return send(res, 503, { error: 'down' });
       if (mode === 'garbage') return send(res, 200, '{"keys": [ this is not json');
       if (mode === 'slow') await new Promise((r) => setTimeout(r, 15000));
+      // A well-formed set with no usable key: empty (an emergency revocation), or only a key type no verifier knows.
+      if (mode === 'empty') return send(res, 200, { keys: [] });
+      if (mode === 'unusable') return send(res, 200, { keys: [{ kty: 'PQC', kid: 'pqc-1', use: 'sig' }] });
       const jwks = [...keys.values()].filter((k) => published.has(k.generation)).map((k) => k.jwk);
       return send(res, 200, { keys: jwks });
     }

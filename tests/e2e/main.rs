@@ -558,7 +558,7 @@ fn worker_options(root: &std::path::Path, upstream: &Upstream, jwt: &JwtServer) 
         .var("ORACLE_JWKS_URL", jwt.jwks_url())
 }
 
-fn options(root: &std::path::Path) -> WranglerOptions {
+pub(crate) fn options(root: &std::path::Path) -> WranglerOptions {
     let main = std::env::var("E2E_WORKER").unwrap_or_else(|_| {
         root.join("target/e2e-worker/index.js")
             .display()

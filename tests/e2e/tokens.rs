@@ -581,11 +581,26 @@ struct Solo {
 
 impl Solo {
     fn start(h: &Harness, mode: &str) -> Result<Solo, Failed> {
+        Solo::start_with(h, mode, None)
+    }
+
+    /// With `jwks_url`, the Worker var `CORP_JWKS_URL` holds it instead of the JWKS server's own URL.
+    fn start_with(
+        h: &Harness,
+        mode: &str,
+        jwks_url: Option<&dyn Fn(&str) -> String>,
+    ) -> Result<Solo, Failed> {
         let upstream = Upstream::start();
         let jwt = JwtServer::start(&h.root).map_err(Failed::from)?;
         jwt.set_mode(mode);
-        let wrangler =
-            Wrangler::start(worker_options(&h.root, &upstream, &jwt)).map_err(Failed::from)?;
+        let options = match jwks_url {
+            None => worker_options(&h.root, &upstream, &jwt),
+            Some(url) => crate::options(&h.root)
+                .var("ORIGIN_URL", upstream.base_url())
+                .var("CORP_JWKS_URL", url(&jwt.jwks_url()))
+                .var("PARTNER_HMAC_SECRET", PARTNER_SECRET),
+        };
+        let wrangler = Wrangler::start(options).map_err(Failed::from)?;
         Ok(Solo {
             upstream,
             jwt,
@@ -711,6 +726,93 @@ fn jwks_outages(h: &Harness) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A well-formed JWKS with no usable key (empty, or only an unknown key type) is the issuer's word: it replaces
+/// the keys held, and tokens verified and cached before are refused (401 `token_unknown_key`, not a 503, not the
+/// old keys); a JWKS with keys again restores them.
+fn jwks_empty(h: &Harness) -> Result<(), Failed> {
+    let s = Solo::start(h, "up")?;
+    let token = s.jwt.mint("ES256", None, claims(C::Good));
+    assert_eq!(
+        s.get("/api/a", Some(&token)).status,
+        200,
+        "verified and cached"
+    );
+    for mode in ["empty", "unusable"] {
+        s.jwt.set_mode(mode);
+        std::thread::sleep(Duration::from_millis(2100)); // jwks_min_refetch_seconds is 2 in the e2e policy
+        let unknown = mint(&s.jwt, M::CorpKid("ES256", "rotated-away")).unwrap();
+        let before = s.jwt.fetches();
+        let resp = s.get("/api/b", Some(&unknown));
+        assert_eq!(
+            s.jwt.fetches(),
+            before + 1,
+            "{mode}: the unknown kid refetches"
+        );
+        assert_eq!(
+            (resp.status, resp.json()["code"].clone()),
+            (401, json!("token_unknown_key")),
+            "{mode}"
+        );
+        let resp = s.get("/api/c", Some(&token));
+        assert_eq!(
+            (resp.status, resp.json()["code"].clone()),
+            (401, json!("token_unknown_key")),
+            "{mode}: the withdrawn key no longer verifies, cached or not: {resp:?}"
+        );
+        s.jwt.set_mode("up");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(
+            s.get("/api/d", Some(&token)).status,
+            200,
+            "{mode}: keys published again"
+        );
+    }
+    assert!(
+        s.upstream
+            .requests()
+            .iter()
+            .all(|r| !["/api/b", "/api/c"].contains(&r.target.as_str())),
+        "nothing refused was forwarded"
+    );
+    Ok(())
+}
+
+/// A `jwks_url_var` value that is not https (nor loopback http) is never fetched: the issuer's tokens fail closed.
+fn jwks_url_var_checked(h: &Harness) -> Result<(), Failed> {
+    // `HTTP://` is the JWKS server itself to `fetch`, but not the lower-case `https://` the check asks for; a
+    // plain http URL to a host that is not loopback is refused the same way (no server there to count fetches).
+    for (name, url) in [
+        (
+            "upper-case scheme",
+            &(|u: &str| u.replacen("http://", "HTTP://", 1)) as &dyn Fn(&str) -> String,
+        ),
+        (
+            "plain http",
+            &(|u: &str| u.replacen("127.0.0.1", "issuer.test", 1)),
+        ),
+    ] {
+        let s = Solo::start_with(h, "up", Some(url))?;
+        let token = s.jwt.mint("ES256", None, claims(C::Good));
+        let resp = s.get("/api/a", Some(&token));
+        assert_eq!(resp.status, 503, "{name}: {resp:?}");
+        assert_eq!(resp.json()["code"], "filter_unavailable", "{name}");
+        assert_eq!(s.jwt.fetches(), 0, "{name}: never fetched");
+        assert!(
+            s.upstream
+                .requests()
+                .iter()
+                .all(|r| !r.target.starts_with("/api")),
+            "{name}: nothing forwarded"
+        );
+        assert_eq!(
+            s.get("/open", None).status,
+            200,
+            "{name}: requests without tokens need no keys"
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
     let mut out: Vec<Trial> = ROWS
         .iter()
@@ -725,6 +827,8 @@ pub(crate) fn trials(h: &Arc<Harness>) -> Vec<Trial> {
             jwks_rotation as fn(&Harness) -> Result<(), Failed>,
         ),
         ("tok-jwks-outages", jwks_outages),
+        ("tok-jwks-empty", jwks_empty),
+        ("tok-jwks-url-var-checked", jwks_url_var_checked),
     ] {
         let h = Arc::clone(h);
         out.push(Trial::test(name, move || f(&h)));
