@@ -237,7 +237,23 @@ impl Wrangler {
     ///
     /// Errors (with the captured output) when the binary or `main` is missing, the process exits early, or it
     /// is not ready in time; the process group is stopped before returning an error.
+    ///
+    /// The HTTP and inspector ports are found free and released before wrangler binds them, so another process
+    /// (a server of another test binding port 0, workerd's own sockets) can take one in between: when wrangler
+    /// exits with `Address already in use`, it is started again on fresh ports, three times in all.
     pub fn start(opts: WranglerOptions) -> Result<Wrangler, String> {
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            match Self::start_once(opts.clone()) {
+                Ok(w) => return Ok(w),
+                Err(e) if e.contains("Address already in use") => errors.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(errors.join("\n--- next attempt ---\n"))
+    }
+
+    fn start_once(opts: WranglerOptions) -> Result<Wrangler, String> {
         let started = Instant::now();
         let bin = opts.project_root.join("node_modules/.bin/wrangler");
         if !bin.exists() {
