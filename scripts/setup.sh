@@ -56,7 +56,7 @@ else
   apt_install chromium
 fi
 
-# The differential oracle (tests/e2e/oracle.rs) puts the filter in front of real origins: Debian's nginx and PHP's
+# The differential oracle (tests/e2e/oracle/) puts the filter in front of real origins: Debian's nginx and PHP's
 # built-in server (the Express app comes with the npm packages above). Only the binaries are used; the test runs
 # them as its own foreground processes with generated configs, so the packages' services are not needed.
 if [[ -x /usr/sbin/nginx && -x /usr/bin/php ]]; then

@@ -554,7 +554,7 @@ fn worker_options(root: &std::path::Path, upstream: &Upstream, jwt: &JwtServer) 
         .var("ORIGIN_URL", upstream.base_url())
         .var("CORP_JWKS_URL", jwt.jwks_url())
         .var("PARTNER_HMAC_SECRET", PARTNER_SECRET)
-        // The oracle's issuer (tests/e2e/oracle.rs); no other case sends its cookie or query parameter.
+        // The oracle's issuer (tests/e2e/oracle/); no other case sends its cookie or query parameter.
         .var("ORACLE_JWKS_URL", jwt.jwks_url())
 }
 

@@ -1,4 +1,4 @@
-// The oracle's Express origin (tests/e2e/oracle.rs): express 4 with method-override (`X-HTTP-Method-Override`,
+// The oracle's Express origin (tests/e2e/oracle/): express 4 with method-override (`X-HTTP-Method-Override`,
 // then `_method` in the query, as `methodOverride('_method')` reads it) and cookie-parser, and an express.Router
 // holding the routes of routes.json with Express's own matching (string paths through path-to-regexp 0.1,
 // `caseSensitive` and `strict` as configured below). Every routed request answers 200 with a JSON echo of what

@@ -1,5 +1,5 @@
 <?php
-// The oracle's PHP origin (tests/e2e/oracle.rs), run as `php -S 127.0.0.1:PORT router.php` with ORACLE_ROUTES (the
+// The oracle's PHP origin (tests/e2e/oracle/), run as `php -S 127.0.0.1:PORT router.php` with ORACLE_ROUTES (the
 // route table) and ORACLE_SEEN (a file each request's `x-oracle-id` is appended to) in the environment.
 //
 // It reads a request the way a PHP framework does and echoes that reading as JSON:

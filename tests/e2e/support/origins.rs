@@ -1,4 +1,4 @@
-//! Real origin servers for the differential oracle (`tests/e2e/oracle.rs`): Debian's nginx, an Express app and
+//! Real origin servers for the differential oracle (`tests/e2e/oracle/`): Debian's nginx, an Express app and
 //! PHP's built-in server, each on a free loopback port in a process group of its own, all reading the one route
 //! table `tests/e2e/origins/routes.json`.
 //!
