@@ -30,20 +30,38 @@ fi
 # node_modules/.edge-access-lock is a copy of the lock file it was installed from.
 if [[ -x node_modules/.bin/wrangler && -x node_modules/.bin/wasm-opt ]] \
   && cmp -s package-lock.json node_modules/.edge-access-lock; then
-  echo "setup: npm packages (wrangler, binaryen, jose, playwright-core): present"
+  echo "setup: npm packages (wrangler, binaryen, jose, playwright-core, express): present"
 else
-  step "setup: npm ci (wrangler 4.86.0, binaryen 132.0.0; jose and playwright-core for the tests)"
+  step "setup: npm ci (wrangler 4.86.0, binaryen 132.0.0; jose, playwright-core, express, method-override and cookie-parser for the tests)"
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.edge-access-lock
 fi
+
+as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+apt_updated=0
+apt_install() { # package...
+  if [[ $apt_updated -eq 0 ]]; then
+    as_root apt-get update
+    apt_updated=1
+  fi
+  as_root apt-get install -y --no-install-recommends "$@"
+}
 
 # The browser end-to-end test (tests/e2e/browser.rs) drives Debian's Chromium through playwright-core, which
 # downloads no browser of its own.
 if [[ -x /usr/bin/chromium ]]; then
   echo "setup: chromium (Debian package, for the browser e2e test): present"
 else
-  as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
   step "setup: apt-get install chromium (Debian's package, for the browser e2e test; about a minute)"
-  as_root apt-get update
-  as_root apt-get install -y --no-install-recommends chromium
+  apt_install chromium
+fi
+
+# The differential oracle (tests/e2e/oracle/) puts the filter in front of real origins: Debian's nginx and PHP's
+# built-in server (the Express app comes with the npm packages above). Only the binaries are used; the test runs
+# them as its own foreground processes with generated configs, so the packages' services are not needed.
+if [[ -x /usr/sbin/nginx && -x /usr/bin/php ]]; then
+  echo "setup: nginx and php-cli (Debian packages, for the oracle e2e test): present"
+else
+  step "setup: apt-get install nginx php-cli (Debian's packages, for the oracle e2e test)"
+  apt_install nginx php-cli
 fi

@@ -147,30 +147,77 @@ fn cors_on_responses(h: &Harness) -> Result<(), Failed> {
     Ok(())
 }
 
+/// `LOGIN_LIMITER`'s limit and period (the `[[ratelimits]]` block `crate::options` writes).
+const LOGIN_LIMIT: usize = 3;
+const LOGIN_PERIOD_MS: u128 = 60_000;
+
+/// Milliseconds since the Unix epoch: the clock workerd's `Date.now()` reads on this machine.
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// Exact whatever the wall clock: wrangler dev simulates a Rate Limiting binding with fixed windows aligned to
+/// the clock (miniflare's `ratelimit.worker.js`: the window is `floor(Date.now() / (period * 1000))`, all buckets
+/// are cleared when it changes, a key is allowed while its count in the window is below the limit, refusals do not
+/// count). So requests sent one after another within one period touch at most two windows, and among 2L+1 of them
+/// (L the limit) some window gets more than L: a 429 must come. The first L always pass (no window has seen more
+/// than L-1 of them before), and a 429 that comes later than request L+1 is only right if a window boundary fell
+/// between the first request and the last one that passed.
 fn rate_limits(h: &Harness) -> Result<(), Failed> {
     let login = |ip: &str, n: usize| {
         let case = Case::new(format!("limit-{ip}-{n}"), &h.wrangler, &h.upstream);
+        let sent = epoch_ms();
         let resp = case.send(
             RawRequest::post("/login")
                 .header("CF-Connecting-IP", ip)
                 .body("u=1"),
         );
-        (case, resp)
+        (case, resp, sent, epoch_ms())
     };
-    // wrangler.toml gives LOGIN_LIMITER 3 requests per 60 s per key; the key is the client IP.
-    for n in 0..3 {
-        let (case, resp) = login("198.51.100.201", n);
-        assert_eq!(
-            resp.status, 200,
-            "request {n} is within the limit: {resp:?}"
+    // The key is the client IP, used by no other case.
+    let ip = "198.51.100.201";
+    let first_sent = epoch_ms();
+    let mut last_pass_received = first_sent;
+    let mut refused = None;
+    for n in 0..=2 * LOGIN_LIMIT {
+        let (case, resp, _, received) = login(ip, n);
+        if resp.status == 200 {
+            case.upstream_one();
+            last_pass_received = received;
+            continue;
+        }
+        assert!(
+            n >= LOGIN_LIMIT,
+            "request {n} is within the limit of {LOGIN_LIMIT}: {resp:?}"
         );
-        case.upstream_one();
+        refused = Some((n, case, resp, received));
+        break;
     }
-    let (case, resp) = login("198.51.100.201", 3);
+    let Some((n, case, resp, received)) = refused else {
+        panic!(
+            "{} requests in a row all passed a limit of {LOGIN_LIMIT} per {LOGIN_PERIOD_MS} ms",
+            2 * LOGIN_LIMIT + 1
+        );
+    };
+    assert!(
+        received - first_sent < LOGIN_PERIOD_MS,
+        "the requests took {} ms, more than one period: the pigeonhole argument needs them within one",
+        received - first_sent
+    );
     assert_denial(&resp, 429, "rate_limited", false, "limit-over");
     assert_eq!(resp.header("retry-after"), Some("60"));
     case.assert_upstream_untouched();
-    let (case, resp) = login("198.51.100.202", 0);
+    if n > LOGIN_LIMIT {
+        // More than L passed: a window must have started between the first request and the last that passed.
+        assert!(
+            first_sent / LOGIN_PERIOD_MS < last_pass_received / LOGIN_PERIOD_MS,
+            "{n} requests passed a limit of {LOGIN_LIMIT} with no window boundary between {first_sent} and {last_pass_received} ms"
+        );
+    }
+    let (case, resp, _, _) = login("198.51.100.202", 0);
     assert_eq!(
         resp.status, 200,
         "another client has its own count: {resp:?}"
@@ -179,7 +226,7 @@ fn rate_limits(h: &Harness) -> Result<(), Failed> {
     // Other paths are not counted.
     let case = Case::new("limit-other-path", &h.wrangler, &h.upstream);
     assert_eq!(
-        case.send(RawRequest::get("/web").header("CF-Connecting-IP", "198.51.100.201"))
+        case.send(RawRequest::get("/web").header("CF-Connecting-IP", ip))
             .status,
         200
     );

@@ -16,6 +16,7 @@
 mod adversarial;
 mod browser;
 mod edge;
+mod oracle;
 mod support;
 mod tokens;
 
@@ -553,6 +554,8 @@ fn worker_options(root: &std::path::Path, upstream: &Upstream, jwt: &JwtServer) 
         .var("ORIGIN_URL", upstream.base_url())
         .var("CORP_JWKS_URL", jwt.jwks_url())
         .var("PARTNER_HMAC_SECRET", PARTNER_SECRET)
+        // The oracle's issuer (tests/e2e/oracle/); no other case sends its cookie or query parameter.
+        .var("ORACLE_JWKS_URL", jwt.jwks_url())
 }
 
 pub(crate) fn options(root: &std::path::Path) -> WranglerOptions {
@@ -602,6 +605,7 @@ fn main() -> ExitCode {
     trials.extend(edge::trials(&h));
     trials.extend(browser::trials(&h));
     trials.extend(adversarial::trials(&h));
+    trials.extend(oracle::trials(&h));
     trials.extend(SPECIAL.iter().map(|(name, f)| {
         let h = Arc::clone(&h);
         let f = *f;

@@ -16,6 +16,7 @@
 pub mod forge;
 pub mod http;
 pub mod jwt;
+pub mod origins;
 pub mod upstream;
 pub mod wrangler;
 

@@ -237,7 +237,23 @@ impl Wrangler {
     ///
     /// Errors (with the captured output) when the binary or `main` is missing, the process exits early, or it
     /// is not ready in time; the process group is stopped before returning an error.
+    ///
+    /// The HTTP and inspector ports are found free and released before wrangler binds them, so another process
+    /// (a server of another test binding port 0, workerd's own sockets) can take one in between: when wrangler
+    /// exits with `Address already in use`, it is started again on fresh ports, three times in all.
     pub fn start(opts: WranglerOptions) -> Result<Wrangler, String> {
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            match Self::start_once(opts.clone()) {
+                Ok(w) => return Ok(w),
+                Err(e) if e.contains("Address already in use") => errors.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(errors.join("\n--- next attempt ---\n"))
+    }
+
+    fn start_once(opts: WranglerOptions) -> Result<Wrangler, String> {
         let started = Instant::now();
         let bin = opts.project_root.join("node_modules/.bin/wrangler");
         if !bin.exists() {
@@ -576,7 +592,7 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-fn fresh_temp_dir() -> Result<PathBuf, String> {
+pub(crate) fn fresh_temp_dir() -> Result<PathBuf, String> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -597,7 +613,7 @@ fn fresh_temp_dir() -> Result<PathBuf, String> {
     Err("cannot create a fresh temp dir".into())
 }
 
-fn record_pgid(pgid: u32) -> Option<PathBuf> {
+pub(crate) fn record_pgid(pgid: u32) -> Option<PathBuf> {
     let dir = std::env::var_os("E2E_PGID_DIR").filter(|d| !d.is_empty())?;
     let dir = PathBuf::from(dir);
     let _ = std::fs::create_dir_all(&dir);
@@ -615,7 +631,7 @@ fn record_pgid(pgid: u32) -> Option<PathBuf> {
 /// exited without dropping): SIGTERM to the group (the watchdog then ignores TERM/INT/HUP/QUIT/PIPE itself:
 /// wrangler signals its own group while shutting down, which killed an earlier version), 5 s grace, removal of the temp
 /// dir and the PGID file, then SIGKILL to the group (itself included). A normal shutdown's SIGTERM ends it at once.
-fn spawn_watchdog(pgid: u32, dir: &Path, pgid_file: Option<&Path>) -> Option<Child> {
+pub(crate) fn spawn_watchdog(pgid: u32, dir: &Path, pgid_file: Option<&Path>) -> Option<Child> {
     // `env kill`: the procps binary; dash's builtin `kill` rejects `--` and would do nothing.
     let script = r#"while env kill -0 "$1" 2>/dev/null; do sleep 1; done
 trap '' TERM INT HUP QUIT PIPE
@@ -645,7 +661,7 @@ env kill -KILL -- "-$2""#;
 }
 
 /// `kill -SIG -- -PGID` (the `--` matters: without it procps `kill` takes `-PGID` as an option and does nothing).
-fn signal_group(sig: &str, pgid: u32) {
+pub(crate) fn signal_group(sig: &str, pgid: u32) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg("--")
@@ -655,7 +671,7 @@ fn signal_group(sig: &str, pgid: u32) {
         .status();
 }
 
-fn wait_group_gone(pgid: u32, children: &mut [Child], timeout: Duration) -> bool {
+pub(crate) fn wait_group_gone(pgid: u32, children: &mut [Child], timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         for c in children.iter_mut() {
