@@ -708,14 +708,14 @@ pub enum TokenSource {
 ///   (`Digest`, AWS SigV4) ambiguous wherever this source is configured.
 /// - [`TokenSource::Header`]: the value trimmed of spaces and tabs; empty → no token; a comma → ambiguous.
 /// - [`TokenSource::Cookie`]: the `cookie` header as `;`-separated `name=value` pairs (spaces optional), the
-///   value trimmed and unwrapped from one pair of double quotes; empty → no token; a comma in it → ambiguous;
+///   value trimmed; empty → no token; a comma, a double quote or a `%` in it → ambiguous (origins disagree on
+///   unquoting and percent-decoding cookie values, and a JWT needs neither);
 ///   the name appearing after a `,`, space or tab inside another cookie's value (`theme=dark, tok=x`,
 ///   `theme=dark tok=x`, or a second `Cookie` line joined with `, `) → ambiguous, because Python's
 ///   `http.cookies` and other parsers read a cookie there and the rest read none.
 /// - [`TokenSource::Query`]: `&`-separated pairs; a name matches when it percent-decodes to the configured
-///   name; the value is percent-decoded (a `%` not followed by two hex digits, or a result that is not UTF-8
-///   → ambiguous), and `+` stays `+`: it is not decoded to a space here because `+` belongs to base64 alphabets
-///   and a JWT never contains a space (a `+` left in a token fails [`parse`] later); empty → no token.
+///   name; the value is taken as written: a `%` in it → ambiguous (PHP and Express decode it, nginx's `$arg_`
+///   does not, and a JWT never needs an escape); a `+` stays `+` (it fails [`parse`] later); empty → no token.
 ///
 /// For cookies and query parameters, the name occurring more than once → ambiguous. Names that common origin
 /// frameworks would read as the same one count as occurrences, and a look-alike alone is taken as the token (the
@@ -725,7 +725,7 @@ pub enum TokenSource {
 /// `access%5Ftoken=a&access_token=b`, `+access_token=a&access_token=b`, `access_token[]=a&access_token=b` and
 /// `Tok=a; tok=b` are ambiguous rather than a chance for the filter and the origin to read different tokens.
 ///
-/// Allocates only to percent-decode a query value that has escapes.
+/// Never allocates the token: it is borrowed from the header or the query.
 pub fn extract<'a>(
     sources: &[TokenSource],
     header: impl Fn(&str) -> Option<&'a str>,
@@ -837,21 +837,15 @@ fn from_cookie<'a>(cookies: &'a str, name: &str) -> Result<Option<&'a str>, Toke
         seen = true;
         // A look-alike name alone is taken as the token too: an origin that folds cookie names reads it as this
         // cookie, so the filter must check the same value (and compare it with the other sources).
-        found = Some(unquote(trim_ows(raw_value)));
+        found = Some(trim_ows(raw_value));
     }
     match found {
-        Some(value) if value.contains(',') => Err(TokenError::Ambiguous),
+        // Origins disagree on quotes and escapes in cookie values (Go and Python unquote, nginx and PHP keep the
+        // quotes; PHP percent-decodes, the rest do not), and a JWT needs neither: refused, not guessed at.
+        Some(value) if value.contains([',', '"', '%']) => Err(TokenError::Ambiguous),
         Some(value) if !value.is_empty() => Ok(Some(value)),
         _ => Ok(None),
     }
-}
-
-/// Strips one pair of surrounding double quotes (RFC 6265 `cookie-value`).
-fn unquote(value: &str) -> &str {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
 }
 
 fn from_query<'a>(query: &'a str, name: &str) -> Result<Option<Cow<'a, str>>, TokenError> {
@@ -874,7 +868,10 @@ fn from_query<'a>(query: &'a str, name: &str) -> Result<Option<Cow<'a, str>>, To
         found = Some(raw_value);
     }
     match found {
-        Some(raw) if !raw.is_empty() => percent_decode(raw).map(Some),
+        // PHP, Express and most frameworks percent-decode a query value, nginx's `$arg_` does not, and a JWT never
+        // needs an escape: an escaped token is refused rather than read one way here and another at the origin.
+        Some(raw) if raw.contains('%') => Err(TokenError::Ambiguous),
+        Some(raw) if !raw.is_empty() => Ok(Some(Cow::Borrowed(raw))),
         _ => Ok(None),
     }
 }
@@ -886,34 +883,6 @@ fn hex_value(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-/// Strict percent-decoding (`+` stays `+`); borrows when there is nothing to decode.
-fn percent_decode(raw: &str) -> Result<Cow<'_, str>, TokenError> {
-    if !raw.contains('%') {
-        return Ok(Cow::Borrowed(raw));
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut rest = raw.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        if b == b'%' {
-            let (decoded, tail) = match tail {
-                [hi, lo, tail @ ..] => match (hex_value(*hi), hex_value(*lo)) {
-                    (Some(hi), Some(lo)) => (hi << 4 | lo, tail),
-                    _ => return Err(TokenError::Ambiguous),
-                },
-                _ => return Err(TokenError::Ambiguous),
-            };
-            out.push(decoded);
-            rest = tail;
-        } else {
-            out.push(b);
-            rest = tail;
-        }
-    }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|_| TokenError::Ambiguous)
 }
 
 /// Lenient percent-decoding as a byte iterator (an invalid escape stays literal), optionally reading `+` as a
@@ -1842,11 +1811,12 @@ mod tests {
         ("cookie among others", COOKIE, &[("cookie", "a=1; tok=abc; b=2")], None, Ok(Some("abc"))),
         ("cookie no spaces", COOKIE, &[("cookie", "a=1;tok=abc;b=2")], None, Ok(Some("abc"))),
         ("cookie extra spaces", COOKIE, &[("cookie", "a=1 ;  tok = abc ; b=2")], None, Ok(Some("abc"))),
-        ("cookie quoted", COOKIE, &[("cookie", "tok=\"abc\"")], None, Ok(Some("abc"))),
-        ("cookie quoted once only", COOKIE, &[("cookie", "tok=\"\"abc\"\"")], None, Ok(Some("\"abc\""))),
-        ("cookie unbalanced quote kept", COOKIE, &[("cookie", "tok=\"abc")], None, Ok(Some("\"abc"))),
+        ("cookie quoted", COOKIE, &[("cookie", "tok=\"abc\"")], None, AMB),
+        ("cookie quoted twice", COOKIE, &[("cookie", "tok=\"\"abc\"\"")], None, AMB),
+        ("cookie unbalanced quote", COOKIE, &[("cookie", "tok=\"abc")], None, AMB),
+        ("cookie percent-escape", COOKIE, &[("cookie", "tok=%61bc")], None, AMB),
         ("cookie empty", COOKIE, &[("cookie", "tok=")], None, Ok(None)),
-        ("cookie empty quoted", COOKIE, &[("cookie", "tok=\"\"")], None, Ok(None)),
+        ("cookie empty quoted", COOKIE, &[("cookie", "tok=\"\"")], None, AMB),
         ("cookie value with equals", COOKIE, &[("cookie", "tok=abc==")], None, Ok(Some("abc=="))),
         ("cookie twice", COOKIE, &[("cookie", "tok=abc; tok=def")], None, AMB),
         ("cookie twice identical", COOKIE, &[("cookie", "tok=abc; tok=abc")], None, AMB),
@@ -1880,14 +1850,14 @@ mod tests {
         ("query", QUERY, &[], Some("access_token=abc"), Ok(Some("abc"))),
         ("query among others", QUERY, &[], Some("a=1&access_token=abc&b=2"), Ok(Some("abc"))),
         ("query empty pairs", QUERY, &[], Some("&&access_token=abc&"), Ok(Some("abc"))),
-        ("query percent decoded", QUERY, &[], Some("access_token=a%2Eb%2ec"), Ok(Some("a.b.c"))),
+        ("query percent-escape", QUERY, &[], Some("access_token=a%2Eb%2ec"), AMB),
         ("query plus kept", QUERY, &[], Some("access_token=a+b"), Ok(Some("a+b"))),
-        ("query encoded plus", QUERY, &[], Some("access_token=a%2Bb"), Ok(Some("a+b"))),
+        ("query encoded plus", QUERY, &[], Some("access_token=a%2Bb"), AMB),
         ("query truncated escape", QUERY, &[], Some("access_token=abc%2"), AMB),
         ("query lone percent", QUERY, &[], Some("access_token=abc%"), AMB),
         ("query bad hex", QUERY, &[], Some("access_token=a%zzb"), AMB),
         ("query invalid utf8", QUERY, &[], Some("access_token=%FF"), AMB),
-        ("query valid utf8", QUERY, &[], Some("access_token=%C3%A9"), Ok(Some("\u{e9}"))),
+        ("query escaped utf8", QUERY, &[], Some("access_token=%C3%A9"), AMB),
         ("query twice", QUERY, &[], Some("access_token=abc&access_token=def"), AMB),
         ("query twice identical", QUERY, &[], Some("access_token=abc&access_token=abc"), AMB),
         ("query twice one empty", QUERY, &[], Some("access_token=&access_token=abc"), AMB),
@@ -1920,13 +1890,14 @@ mod tests {
         ("bearer and cookie agree", EVERYWHERE, &[("authorization", "Bearer abc"), ("cookie", "tok=abc")], None, Ok(Some("abc"))),
         ("bearer and cookie disagree", EVERYWHERE, &[("authorization", "Bearer abc"), ("cookie", "tok=abd")], None, AMB),
         ("header and query disagree", EVERYWHERE, &[("x-token", "abc")], Some("access_token=xyz"), AMB),
-        ("all four agree", EVERYWHERE, &[("authorization", "Bearer a.b.c"), ("x-token", "a.b.c"), ("cookie", "tok=a.b.c")], Some("access_token=a%2Eb.c"), Ok(Some("a.b.c"))),
+        ("all four agree", EVERYWHERE, &[("authorization", "Bearer a.b.c"), ("x-token", "a.b.c"), ("cookie", "tok=a.b.c")], Some("access_token=a.b.c"), Ok(Some("a.b.c"))),
+        ("escaped query poisons agreement", EVERYWHERE, &[("authorization", "Bearer a.b.c")], Some("access_token=a%2Eb.c"), AMB),
         ("cookie only among many", EVERYWHERE, &[("cookie", "tok=abc")], None, Ok(Some("abc"))),
         ("basic plus cookie", EVERYWHERE, &[("authorization", "Basic dXNlcjpw"), ("cookie", "tok=abc")], None, Ok(Some("abc"))),
         ("malformed bearer poisons cookie", EVERYWHERE, &[("authorization", "Bearer"), ("cookie", "tok=abc")], None, AMB),
         ("ambiguous query poisons bearer", EVERYWHERE, &[("authorization", "Bearer abc")], Some("access_token=abc&access_token=abc"), AMB),
         ("case differs", EVERYWHERE, &[("authorization", "Bearer abc"), ("x-token", "ABC")], None, AMB),
-        ("quoted cookie agrees", EVERYWHERE, &[("authorization", "Bearer abc"), ("cookie", "tok=\"abc\"")], None, Ok(Some("abc"))),
+        ("quoted cookie poisons bearer", EVERYWHERE, &[("authorization", "Bearer abc"), ("cookie", "tok=\"abc\"")], None, AMB),
         ("unlisted source ignored", BEARER, &[("authorization", "Bearer abc"), ("cookie", "tok=zzz")], Some("access_token=yyy"), Ok(Some("abc"))),
     ];
 
@@ -1947,7 +1918,7 @@ mod tests {
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn extract_allocates_only_to_decode() {
+    fn extract_borrows_the_token() {
         let all = [
             TokenSource::AuthorizationBearer,
             TokenSource::Header("x-token".to_owned()),
@@ -1957,18 +1928,12 @@ mod tests {
         let headers = |n: &str| match n {
             "authorization" => Some("Bearer a.b.c"),
             "x-token" => Some("a.b.c"),
-            "cookie" => Some("tok=\"a.b.c\""),
+            "cookie" => Some("tok=a.b.c"),
             _ => None,
         };
         let got = extract(&all, headers, Some("access_token=a.b.c")).unwrap();
         assert!(matches!(got, Some(Cow::Borrowed("a.b.c"))), "{got:?}");
-        let got = extract(&all[3..], headers, Some("access_token=a%2Eb.c")).unwrap();
-        assert!(
-            matches!(got, Some(Cow::Owned(ref s)) if s == "a.b.c"),
-            "{got:?}"
-        );
-        // The first source's (borrowed) token is the one returned when later ones agree.
-        let got = extract(&all, headers, Some("access_token=a%2Eb.c")).unwrap();
+        let got = extract(&all[3..], headers, Some("x=1&access_token=a.b.c")).unwrap();
         assert!(matches!(got, Some(Cow::Borrowed("a.b.c"))), "{got:?}");
     }
 
@@ -2151,11 +2116,17 @@ mod props {
         }
 
         #[test]
-        fn query_percent_encoding_round_trips(bytes in "[ -~\u{e9}\u{1F600}]{1,30}") {
-            let encoded: String = bytes.bytes().map(|b| format!("%{b:02X}")).collect();
-            let query = format!("x=1&access_token={encoded}");
-            let got = extract(&[TokenSource::Query("access_token".to_owned())], |_| None, Some(&query)).unwrap();
-            prop_assert_eq!(got.as_deref(), Some(bytes.as_str()));
+        fn query_tokens_are_read_as_written_and_escapes_refused(bytes in "[!-~]{1,30}") {
+            let raw: String = bytes.chars().filter(|c| !matches!(c, '&' | '#')).collect();
+            prop_assume!(!raw.is_empty());
+            let query = format!("x=1&access_token={raw}");
+            let got = extract(&[TokenSource::Query("access_token".to_owned())], |_| None, Some(&query));
+            if raw.contains('%') {
+                prop_assert_eq!(got, Err(TokenError::Ambiguous));
+            } else {
+                let got = got.unwrap();
+                prop_assert_eq!(got.as_deref(), Some(raw.as_str()));
+            }
         }
 
         #[test]

@@ -165,6 +165,8 @@ struct Tally {
     agreed: usize,
     refused: Vec<String>,
     failures: Vec<String>,
+    /// Disagreements on requests whose difference the README documents (see `Probe::documented`).
+    documented: Vec<String>,
 }
 
 fn show_request(p: &Probe, tokens: &Tokens) -> String {
@@ -251,7 +253,10 @@ fn run_origin(h: &Harness, which: &'static str) -> Result<(), Failed> {
                     }
                     Outcome::Agreed => t.agreed += 1,
                     Outcome::Refused(why) => t.refused.push(why),
-                    Outcome::Failed(why) => t.failures.push(why),
+                    Outcome::Failed(why) => match p.documented {
+                        Some(doc) => t.documented.push(format!("{why}\n    documented: {doc}")),
+                        None => t.failures.push(why),
+                    },
                 }
             });
         }
@@ -270,15 +275,20 @@ fn run_origin(h: &Harness, which: &'static str) -> Result<(), Failed> {
     origin.stop();
     t.failures.sort();
     t.refused.sort();
+    t.documented.sort();
     eprintln!(
-        "oracle {which}: {} requests: {} denied by the filter, {} forwarded and read alike, {} refused by {which} (tolerated), {} disagreements ({:.1} s)",
+        "oracle {which}: {} requests: {} denied by the filter, {} forwarded and read alike, {} refused by {which} (tolerated), {} documented differences, {} disagreements ({:.1} s)",
         t.sent,
         t.denied,
         t.agreed,
         t.refused.len(),
+        t.documented.len(),
         t.failures.len(),
         started.elapsed().as_secs_f64()
     );
+    for d in &t.documented {
+        eprintln!("  documented difference: {d}");
+    }
     if std::env::var_os("ORACLE_VERBOSE").is_some() {
         for r in &t.refused {
             eprintln!("  tolerated: {r}");
